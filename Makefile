@@ -1,0 +1,156 @@
+# kaga-exchange - one Makefile for the whole tree.
+#
+#   make              build bin/kaga-ctl (and later bin/kaga-node, bin/kaga-sim)
+#   make check        unit tests, CLI tests, fuzz corpus replay
+#   make check SANITIZE=address,undefined
+#   make bench        benchmarks (figures next to their physical limits)
+#   make fuzz         libFuzzer runs (clang), FUZZ_SECONDS each
+#   make demo         the main job (see README.md)
+#   make deps         install the Debian packages we need, when missing
+#   make install / uninstall   PREFIX=/usr/local DESTDIR=
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+CC	?= cc
+FUZZ_CC	?= clang
+FUZZ_SECONDS ?= 30
+
+# Debian packages: libraries, pkg-config, and clang + its runtime for fuzzing.
+DEB_PKGS = libzmq3-dev libsodium-dev liblmdb-dev libmsgpack-dev \
+	   libmodbus-dev libcmocka-dev pkg-config clang libclang-rt-14-dev \
+	   lmdb-utils
+
+WARN	= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
+	  -Wpointer-arith -Wcast-qual -Wsign-compare
+ifeq ($(CI),true)
+WERROR	?= -Werror
+endif
+
+# pkg-config name : fallback -l flag
+PKG_sodium	= libsodium:-lsodium
+PKG_lmdb	= lmdb:-llmdb
+PKG_msgpack	= msgpack:-lmsgpackc
+PKG_cmocka	= cmocka:-lcmocka
+pkgflags = $(shell pkg-config --$(1) $(firstword $(subst :, ,$(2))) 2>/dev/null || \
+	   echo "$(if $(filter libs,$(1)),$(lastword $(subst :, ,$(2))))")
+LIB_PKGS  = $(PKG_sodium) $(PKG_lmdb) $(PKG_msgpack)
+DEP_CFLAGS := $(foreach p,$(LIB_PKGS),$(call pkgflags,cflags,$(p)))
+DEP_LIBS   := $(foreach p,$(LIB_PKGS),$(call pkgflags,libs,$(p)))
+TEST_LIBS  := $(call pkgflags,libs,$(PKG_cmocka))
+
+SANITIZE ?=
+KNOWN_SANITIZERS = address undefined leak
+ifneq ($(SANITIZE),)
+SAN_LIST := $(subst $(comma), ,$(SANITIZE))
+BAD_SAN := $(filter-out $(KNOWN_SANITIZERS),$(SAN_LIST))
+ifneq ($(BAD_SAN),)
+$(error SANITIZE: unknown sanitizer '$(BAD_SAN)'; known: $(KNOWN_SANITIZERS))
+endif
+SAN_FLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+B ?= build/san
+else
+B ?= build/rel
+endif
+comma := ,
+
+OPT	?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Iprotocols -Inode -Imarket -Icommunity -Imeters
+CFLAGS	+= -std=c11 $(OPT) $(WARN) $(WERROR) $(SAN_FLAGS) $(DEP_CFLAGS) -MMD -MP
+LDFLAGS	+= $(SAN_FLAGS)
+
+# The library: every .c of the module folders except programs' mains.
+LIB_SRC	= $(wildcard protocols/*.c) \
+	  $(filter-out node/kaga-ctl.c node/kaga-node.c,$(wildcard node/*.c))
+LIB_OBJ	= $(LIB_SRC:%.c=$(B)/%.o)
+LIB	= $(B)/libkaga.a
+
+PROGS	= kaga-ctl
+BINS	= $(PROGS:%=$(B)/bin/%)
+
+TEST_SRC = $(wildcard tests/test_*.c)
+TESTS	= $(TEST_SRC:tests/%.c=$(B)/tests/%)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz/%.c=%)
+REPLAY	= $(FUZZ_NAMES:%=$(B)/fuzz-replay/%)
+BENCH_SRC = $(wildcard tests/bench_*.c)
+BENCHES	= $(BENCH_SRC:tests/%.c=$(B)/tests/%)
+
+.PHONY: all check run-tests bench fuzz deps install uninstall clean demo \
+	checksrc
+
+all: $(BINS) bin
+
+bin: $(BINS)
+	@mkdir -p bin
+	@for p in $(PROGS); do ln -sf ../$(B)/bin/$$p bin/$$p; done
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/bin/%: $(B)/node/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(B)/tests/%: $(B)/tests/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(TEST_LIBS)
+
+# Fuzz targets linked with a small main that replays files (gcc, any build).
+$(B)/fuzz-replay/%: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay_main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(B)/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+check: deps
+	$(MAKE) run-tests
+
+run-tests: $(BINS) $(TESTS) $(REPLAY) checksrc
+	B=$(B) sh tests/run.sh $(TESTS) -- $(REPLAY)
+
+checksrc:
+	@sh tests/checksrc.sh
+
+bench: deps
+	$(MAKE) OPT="-O2 -g -DNDEBUG" $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# libFuzzer builds: clang, ASan + UBSan, all sources compiled in.
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(DEP_CFLAGS)
+fuzz: deps
+	@mkdir -p build/fuzz
+	@for f in $(FUZZ_NAMES); do \
+		$(FUZZ_CC) $(FUZZ_FLAGS) -o build/fuzz/$$f tests/fuzz/$$f.c $(LIB_SRC) $(DEP_LIBS) || exit 1; \
+		mkdir -p build/fuzz/$$f.corpus; \
+		echo "== fuzzing $$f for $(FUZZ_SECONDS) s"; \
+		build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
+			-artifact_prefix=tests/fuzz/crashes/$$f- \
+			build/fuzz/$$f.corpus tests/fuzz/corpus/$$f || exit 1; \
+	done
+
+deps:
+	@sh .ci/deps.sh $(DEB_PKGS)
+
+install: $(BINS)
+	install -d $(DESTDIR)$(BINDIR)
+	for p in $(PROGS); do install -m 0755 $(B)/bin/$$p $(DESTDIR)$(BINDIR)/$$p; done
+
+uninstall:
+	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
+
+demo: deps
+	$(MAKE) all
+	sh tests/demo.sh
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

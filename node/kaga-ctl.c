@@ -1,0 +1,693 @@
+/*
+ * kaga-ctl - the command-line tool of kaga-exchange.
+ *
+ * Offline commands (no running node needed):
+ *   keygen  --out DIR
+ *   sign    --key FILE --store DIR --type T --body JSON [--ts MS]
+ *   verify  FILE...
+ *   import  --store DIR --operator HEX [--now MS] FILE...
+ *   log     --store DIR [--author HEX]
+ *   inspect --store DIR         heads, held messages, forks
+ *   fsck    --store DIR         check the store's invariants
+ *
+ * Exit status: 0 success, 1 a failure (I/O, store, invalid message for
+ * verify), 2 a usage error or bad input.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "body.h"
+#include "buf.h"
+#include "envelope.h"
+#include "json.h"
+#include "keyfile.h"
+#include "store.h"
+
+#define EXIT_USAGE	2
+#define FILE_MAX	(1 << 20)	/* bytes read from an input file */
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: kaga-ctl keygen --out DIR\n"
+	    "       kaga-ctl sign --key FILE --store DIR --type T --body JSON "
+	    "[--ts MS]\n"
+	    "       kaga-ctl verify FILE...\n"
+	    "       kaga-ctl import --store DIR --operator HEX [--now MS] "
+	    "FILE...\n"
+	    "       kaga-ctl log --store DIR [--author HEX]\n"
+	    "       kaga-ctl inspect --store DIR\n"
+	    "       kaga-ctl fsck --store DIR\n");
+}
+
+static void
+err_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+err_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "kaga-ctl %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Strict decimal int64: 0 or -1. */
+static int
+parse_i64(const char *s, int64_t *out)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Reads at most max bytes (+1 to tell a larger file). 0 or -1 (errno). */
+static int
+read_file(const char *path, size_t max, kx_buf_t *b)
+{
+	FILE	*f;
+	uint8_t	 chunk[4096];
+	size_t	 n;
+
+	kx_buf_reset(b);
+	if ((f = fopen(path, "rb")) == NULL)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (kx_buf_append(b, chunk, n) == -1) {
+			fclose(f);
+			errno = ENOMEM;
+			return -1;
+		}
+		if (b->len > max)
+			break;
+	}
+	if (ferror(f)) {
+		fclose(f);
+		errno = EIO;
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int
+parse_pk(const char *cmd, const char *opt, const char *hex, uint8_t *pk)
+{
+	if (kx_unhex(pk, KX_PK_LEN, hex) == -1) {
+		err_usage(cmd, "%s: expected 64 lowercase hex digits", opt);
+		return -1;
+	}
+	return 0;
+}
+
+static kx_store_t *
+open_store(const char *cmd, const char *dir)
+{
+	kx_store_t	*st;
+	kx_why_t	 why;
+
+	if ((st = kx_store_open(dir, 0, &why)) == NULL)
+		fprintf(stderr, "kaga-ctl %s: %s\n", cmd, why.text);
+	return st;
+}
+
+/* ---- keygen ---------------------------------------------------------- */
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*out = NULL;
+	uint8_t		 pk[KX_PK_LEN];
+	char		 hex[2 * KX_PK_LEN + 1];
+	kx_why_t	 why;
+	int		 ch;
+
+	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (ch != 'o')
+			return EXIT_USAGE;
+		out = optarg;
+	}
+	if (out == NULL || optind != argc) {
+		err_usage("keygen", "usage: kaga-ctl keygen --out DIR");
+		return EXIT_USAGE;
+	}
+	if (kx_key_generate(out, pk, &why) == -1) {
+		fprintf(stderr, "kaga-ctl keygen: %s\n", why.text);
+		return 1;
+	}
+	kx_hex(hex, pk, KX_PK_LEN);
+	printf("%s\n", hex);
+	return 0;
+}
+
+/* ---- sign ------------------------------------------------------------ */
+
+static int
+cmd_sign(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "store", required_argument, NULL, 's' },
+		{ "type", required_argument, NULL, 't' },
+		{ "body", required_argument, NULL, 'b' },
+		{ "ts", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*key = NULL, *dir = NULL, *type = NULL, *json = NULL;
+	kx_store_t	*st = NULL;
+	kx_buf_t	 body, wire;
+	kx_why_t	 why;
+	uint8_t		 sk[KX_SK_LEN];
+	int64_t		 ts = now_ms();
+	char		 err[256];
+	int		 ch, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "k:s:t:b:T:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k': key = optarg; break;
+		case 's': dir = optarg; break;
+		case 't': type = optarg; break;
+		case 'b': json = optarg; break;
+		case 'T':
+			if (parse_i64(optarg, &ts) == -1) {
+				err_usage("sign", "--ts: not an integer (ms)");
+				return EXIT_USAGE;
+			}
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (key == NULL || dir == NULL || type == NULL || json == NULL ||
+	    optind != argc) {
+		err_usage("sign", "usage: kaga-ctl sign --key FILE --store DIR "
+		    "--type T --body JSON [--ts MS]");
+		return EXIT_USAGE;
+	}
+	if (strlen(type) > KX_TYPE_MAX || type[0] == '\0') {
+		err_usage("sign", "--type: 1 to %d bytes", KX_TYPE_MAX);
+		return EXIT_USAGE;
+	}
+	kx_buf_init(&body);
+	kx_buf_init(&wire);
+	if (kx_json_to_mp(&body, json, strlen(json), kx_body_bin_paths(type),
+	    err, sizeof(err)) == -1) {
+		err_usage("sign", "--body: %s", err);
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	if (body.len == 0 || !((body.data[0] & 0xf0) == 0x80 ||
+	    body.data[0] == 0xde || body.data[0] == 0xdf)) {
+		err_usage("sign", "--body: must be a JSON object");
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	if (kx_key_load(key, sk, &why) == -1) {
+		fprintf(stderr, "kaga-ctl sign: %s\n", why.text);
+		goto done;
+	}
+	if ((st = open_store("sign", dir)) == NULL)
+		goto done;
+	rc = kx_store_append_own(st, sk, type, body.data, body.len, ts, &wire,
+	    &why);
+	sodium_memzero(sk, sizeof(sk));
+	if (rc != KX_OK) {
+		fprintf(stderr, "kaga-ctl sign: refused: %s\n", why.text);
+		rc = rc == KX_ESTORE || rc == KX_ENOMEM ? 1 : EXIT_USAGE;
+		goto done;
+	}
+	if (fwrite(wire.data, 1, wire.len, stdout) != wire.len ||
+	    fflush(stdout) != 0) {
+		fprintf(stderr, "kaga-ctl sign: stdout: %s\n", strerror(errno));
+		rc = 1;
+		goto done;
+	}
+	rc = 0;
+done:
+	kx_store_close(&st);
+	kx_buf_free(&body);
+	kx_buf_free(&wire);
+	return rc;
+}
+
+/* ---- verify ---------------------------------------------------------- */
+
+/* Steps 1, 2, 6 and 7 of a lone message (default market parameters). */
+static int
+verify_lone(const uint8_t *wire, size_t len, kx_msg_t *m, kx_why_t *why)
+{
+	kx_body_t	*b;
+	kx_params_t	 p;
+	int		 rc;
+
+	if ((rc = kx_msg_decode(m, wire, len, why)) != KX_OK)
+		return rc;
+	if ((rc = kx_msg_check_version(m, why)) != KX_OK)
+		return rc;
+	if ((rc = kx_msg_verify(m, why)) != KX_OK)
+		return rc;
+	if ((b = malloc(sizeof(*b))) == NULL) {
+		kx_why_set(why, "out of memory");
+		return KX_ENOMEM;
+	}
+	kx_params_default(&p);
+	rc = kx_body_parse(b, m, &p, why);
+	free(b);
+	return rc;
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+	kx_buf_t	 in;
+	kx_msg_t	 m;
+	kx_why_t	 why;
+	char		 hex[2 * KX_ID_LEN + 1];
+	int		 i, bad = 0;
+
+	if (argc < 2) {
+		err_usage("verify", "usage: kaga-ctl verify FILE...");
+		return EXIT_USAGE;
+	}
+	kx_buf_init(&in);
+	for (i = 1; i < argc; i++) {
+		if (read_file(argv[i], KX_WIRE_MAX, &in) == -1) {
+			printf("%s: invalid: cannot read: %s\n", argv[i],
+			    strerror(errno));
+			bad = 1;
+			continue;
+		}
+		if (verify_lone(in.data, in.len, &m, &why) != KX_OK) {
+			printf("%s: invalid: %s\n", argv[i], why.text);
+			bad = 1;
+			continue;
+		}
+		kx_hex(hex, m.id, KX_ID_LEN);
+		printf("%s: ok %s\n", argv[i], hex);
+	}
+	kx_buf_free(&in);
+	return bad;
+}
+
+/* ---- import ---------------------------------------------------------- */
+
+struct imported {
+	const char	*file;
+	kx_result_t	 res;
+	int		 unreadable;
+};
+
+struct release_ctx {
+	struct imported	*files;
+	int		 n;
+};
+
+/* A held message was released: find its file and update its line. */
+static void
+on_release(void *arg, const kx_result_t *r)
+{
+	struct release_ctx	*rc = arg;
+	int			 i;
+
+	for (i = 0; i < rc->n; i++)
+		if (rc->files[i].res.outcome == KX_HELD &&
+		    memcmp(rc->files[i].res.id, r->id, KX_ID_LEN) == 0)
+			rc->files[i].res = *r;
+}
+
+static void
+print_result(const struct imported *f)
+{
+	char	 hex[2 * KX_ID_LEN + 1];
+
+	if (f->unreadable)
+		return;
+	if (f->res.has_id)
+		kx_hex(hex, f->res.id, KX_ID_LEN);
+	switch (f->res.outcome) {
+	case KX_REJECTED:
+	case KX_INVALID:
+		printf("%s: %s (%s)\n", kx_outcome_name(f->res.outcome),
+		    f->res.why.text, f->file);
+		break;
+	default:
+		printf("%s %s %s\n", kx_outcome_name(f->res.outcome), f->file,
+		    hex);
+		break;
+	}
+}
+
+static int
+cmd_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "operator", required_argument, NULL, 'o' },
+		{ "now", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	uint8_t			 ops[16][KX_PK_LEN];
+	struct imported		*files = NULL;
+	struct release_ctx	 rctx;
+	const char		*dir = NULL;
+	kx_store_t		*st = NULL;
+	kx_buf_t		 in;
+	int64_t			 now = now_ms();
+	int			 ch, i, n, nops = 0, rc = 1, failed = 0;
+
+	while ((ch = getopt_long(argc, argv, "s:o:n:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': dir = optarg; break;
+		case 'o':
+			if (nops == 16) {
+				err_usage("import", "at most 16 --operator");
+				return EXIT_USAGE;
+			}
+			if (parse_pk("import", "--operator", optarg,
+			    ops[nops]) == -1)
+				return EXIT_USAGE;
+			nops++;
+			break;
+		case 'n':
+			if (parse_i64(optarg, &now) == -1) {
+				err_usage("import", "--now: not an integer (ms)");
+				return EXIT_USAGE;
+			}
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (dir == NULL || optind >= argc) {
+		err_usage("import", "usage: kaga-ctl import --store DIR "
+		    "--operator HEX [--now MS] FILE...");
+		return EXIT_USAGE;
+	}
+	if ((st = open_store("import", dir)) == NULL)
+		return 1;
+	for (i = 0; i < nops; i++)
+		if (kx_store_add_operator(st, ops[i]) != KX_OK) {
+			fprintf(stderr, "kaga-ctl import: cannot record "
+			    "operator key\n");
+			goto done;
+		}
+	if (kx_store_operator_count(st) == 0) {
+		err_usage("import", "no operator key: give --operator HEX");
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	n = argc - optind;
+	if ((files = calloc((size_t)n, sizeof(*files))) == NULL)
+		goto done;
+	rctx.files = files;
+	rctx.n = n;
+	kx_buf_init(&in);
+	if (kx_store_begin(st) != KX_OK) {
+		fprintf(stderr, "kaga-ctl import: store: cannot begin\n");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		files[i].file = argv[optind + i];
+		if (read_file(files[i].file, KX_WIRE_MAX, &in) == -1) {
+			fprintf(stderr, "kaga-ctl import: %s: %s\n",
+			    files[i].file, strerror(errno));
+			files[i].unreadable = 1;
+			failed = 1;
+			continue;
+		}
+		if (kx_store_import(st, in.data, in.len, now, &files[i].res,
+		    on_release, &rctx) != KX_OK) {
+			kx_store_abort(st);
+			fprintf(stderr, "kaga-ctl import: store failed at %s; "
+			    "nothing of this run was stored\n", files[i].file);
+			kx_buf_free(&in);
+			goto done;
+		}
+	}
+	kx_buf_free(&in);
+	if (kx_store_commit(st) != KX_OK) {
+		fprintf(stderr, "kaga-ctl import: store: commit failed; "
+		    "nothing of this run was stored\n");
+		goto done;
+	}
+	for (i = 0; i < n; i++)
+		print_result(&files[i]);
+	rc = failed;
+done:
+	free(files);
+	kx_store_close(&st);
+	return rc;
+}
+
+/* ---- log ------------------------------------------------------------- */
+
+static int
+print_stored(void *arg, const kx_stored_t *s)
+{
+	kx_buf_t	*out = arg;
+	kx_msg_t	 m;
+	char		 hex[2 * KX_ID_LEN + 1];
+
+	kx_buf_reset(out);
+	if (kx_msg_decode(&m, s->wire, s->len, NULL) != KX_OK) {
+		fprintf(stderr, "kaga-ctl log: undecodable record skipped\n");
+		return 0;
+	}
+	kx_buf_puts(out, "{\"author\":\"");
+	kx_buf_hex(out, m.author, KX_PK_LEN);
+	kx_buf_printf(out, "\",\"seq\":%" PRIu64 ",\"id\":\"", m.seq);
+	kx_buf_hex(out, m.id, KX_ID_LEN);
+	kx_buf_puts(out, "\",\"prev\":");
+	if (m.prev != NULL) {
+		kx_hex(hex, m.prev, KX_ID_LEN);
+		kx_buf_printf(out, "\"%s\"", hex);
+	} else
+		kx_buf_puts(out, "null");
+	kx_buf_printf(out, ",\"ts\":%" PRId64 ",\"type\":", m.ts);
+	/* the type is UTF-8 without NUL: reuse the JSON string printer */
+	{
+		uint8_t	 t[2 + KX_TYPE_MAX];
+		size_t	 tl = strlen(m.type);
+
+		t[0] = (uint8_t)(0xa0 | tl);
+		memcpy(t + 1, m.type, tl);
+		if (kx_mp_to_json(out, t, tl + 1) == -1)
+			return 1;
+	}
+	kx_buf_puts(out, ",\"body\":");
+	if (kx_mp_to_json(out, m.body, m.body_len) == -1)
+		return 1;
+	kx_buf_printf(out, ",\"status\":\"%s\"", s->valid ? "valid" :
+	    "invalid");
+	if (!s->valid) {
+		uint8_t	 r[2 + 255];
+		size_t	 rl = strlen(s->reason);
+
+		if (rl > 255)
+			rl = 255;
+		r[0] = 0xd9;
+		r[1] = (uint8_t)rl;
+		memcpy(r + 2, s->reason, rl);
+		kx_buf_puts(out, ",\"reason\":");
+		if (kx_mp_to_json(out, r, rl + 2) == -1)
+			return 1;
+	}
+	kx_buf_puts(out, "}\n");
+	if (out->oom)
+		return 1;
+	return fwrite(out->data, 1, out->len, stdout) == out->len ? 0 : 1;
+}
+
+static int
+store_cmd_args(const char *cmd, int argc, char **argv, const char **dir,
+    const char **author)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "author", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	 ch;
+
+	while ((ch = getopt_long(argc, argv, "s:a:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': *dir = optarg; break;
+		case 'a':
+			if (author == NULL)
+				return -1;
+			*author = optarg;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (*dir == NULL || optind != argc) {
+		err_usage(cmd, "usage: kaga-ctl %s --store DIR%s", cmd,
+		    author ? " [--author HEX]" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_log(int argc, char **argv)
+{
+	const char	*dir = NULL, *ahex = NULL;
+	uint8_t		 author[KX_PK_LEN];
+	kx_store_t	*st;
+	kx_buf_t	 out;
+	int		 rc;
+
+	if (store_cmd_args("log", argc, argv, &dir, &ahex) == -1)
+		return EXIT_USAGE;
+	if (ahex != NULL && parse_pk("log", "--author", ahex, author) == -1)
+		return EXIT_USAGE;
+	if ((st = open_store("log", dir)) == NULL)
+		return 1;
+	kx_buf_init(&out);
+	rc = kx_store_foreach(st, ahex ? author : NULL, print_stored, &out);
+	kx_buf_free(&out);
+	kx_store_close(&st);
+	if (rc != KX_OK || fflush(stdout) != 0) {
+		fprintf(stderr, "kaga-ctl log: store read failed\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- inspect and fsck ------------------------------------------------ */
+
+struct inspect_ctx {
+	kx_store_t	*st;
+	uint8_t		 last[KX_PK_LEN];
+	int		 have;
+};
+
+static int
+inspect_one(void *arg, const kx_stored_t *s)
+{
+	struct inspect_ctx	*ic = arg;
+	kx_msg_t		 m;
+	kx_head_t		 h;
+	char			 hex[2 * KX_PK_LEN + 1];
+
+	if (kx_msg_decode(&m, s->wire, s->len, NULL) != KX_OK)
+		return 0;
+	if (ic->have && memcmp(ic->last, m.author, KX_PK_LEN) == 0)
+		return 0;
+	memcpy(ic->last, m.author, KX_PK_LEN);
+	ic->have = 1;
+	kx_hex(hex, m.author, KX_PK_LEN);
+	if (kx_store_head(ic->st, m.author, &h) == 1)
+		printf("author %s last_seq %" PRIu64 " held %u%s\n", hex,
+		    h.last_seq, h.nheld, h.frozen_seq ? " frozen" : "");
+	return 0;
+}
+
+static int
+cmd_inspect(int argc, char **argv)
+{
+	struct inspect_ctx	 ic;
+	const char		*dir = NULL;
+	uint64_t		 msgs, held, forks;
+
+	if (store_cmd_args("inspect", argc, argv, &dir, NULL) == -1)
+		return EXIT_USAGE;
+	memset(&ic, 0, sizeof(ic));
+	if ((ic.st = open_store("inspect", dir)) == NULL)
+		return 1;
+	if (kx_store_counts(ic.st, &msgs, &held, &forks) != KX_OK) {
+		kx_store_close(&ic.st);
+		return 1;
+	}
+	printf("messages %" PRIu64 " held %" PRIu64 " forks %" PRIu64
+	    " operators %zu\n", msgs, held, forks,
+	    kx_store_operator_count(ic.st));
+	if (kx_store_foreach(ic.st, NULL, inspect_one, &ic) != KX_OK) {
+		kx_store_close(&ic.st);
+		return 1;
+	}
+	kx_store_close(&ic.st);
+	return 0;
+}
+
+static int
+cmd_fsck(int argc, char **argv)
+{
+	const char	*dir = NULL;
+	kx_store_t	*st;
+	kx_why_t	 why;
+	int		 rc;
+
+	if (store_cmd_args("fsck", argc, argv, &dir, NULL) == -1)
+		return EXIT_USAGE;
+	if ((st = open_store("fsck", dir)) == NULL)
+		return 1;
+	rc = kx_store_verify(st, &why);
+	kx_store_close(&st);
+	printf("%s: %s\n", dir, why.text);
+	return rc == KX_OK ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct {
+		const char	*name;
+		int		(*fn)(int, char **);
+	} cmds[] = {
+		{ "keygen", cmd_keygen },	{ "sign", cmd_sign },
+		{ "verify", cmd_verify },	{ "import", cmd_import },
+		{ "log", cmd_log },		{ "inspect", cmd_inspect },
+		{ "fsck", cmd_fsck },
+	};
+	size_t	 i;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "kaga-ctl: libsodium failed to start\n");
+		return 1;
+	}
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		usage();
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "kaga-ctl: unknown command '%s'\n", argv[1]);
+	usage();
+	return EXIT_USAGE;
+}
