@@ -359,8 +359,9 @@ print_result(const struct imported *f)
 	switch (f->res.outcome) {
 	case KX_REJECTED:
 	case KX_INVALID:
-		printf("%s: %s (%s)\n", kx_outcome_name(f->res.outcome),
-		    f->res.why.text, f->file);
+		printf("%s: %s (%s%s%s)\n", kx_outcome_name(f->res.outcome),
+		    f->res.why.text, f->file, f->res.has_id ? " " : "",
+		    f->res.has_id ? hex : "");
 		break;
 	default:
 		printf("%s %s %s\n", kx_outcome_name(f->res.outcome), f->file,
