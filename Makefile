@@ -75,6 +75,7 @@ REPLAY	= $(FUZZ_NAMES:%=$(B)/fuzz-replay/%)
 BENCH_SRC = $(wildcard tests/bench_*.c)
 BENCHES	= $(BENCH_SRC:tests/%.c=$(B)/tests/%)
 
+.SECONDARY:
 .PHONY: all check run-tests bench fuzz deps install uninstall clean demo \
 	checksrc
 
@@ -120,7 +121,7 @@ checksrc:
 	@sh tests/checksrc.sh
 
 bench: deps
-	$(MAKE) OPT="-O2 -g -DNDEBUG" $(BENCHES)
+	$(MAKE) $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 # libFuzzer builds: clang, ASan + UBSan, all sources compiled in.

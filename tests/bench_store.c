@@ -1,0 +1,179 @@
+/*
+ * bench_store.c - messages admitted to the LMDB store per second (full
+ * validation, durable commits batched) next to the physical limit of the
+ * same run: raw crypto_sign_verify_detached calls per second on the same
+ * payloads. Also the parts (decode + id) and one commit per message next
+ * to fdatasync calls per second on the same disk.
+ *
+ * Run by `make bench`. Single-threaded: one core.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "testutil.h"
+
+#define NAUTH	100
+#define NMSG	20000
+#define BATCH	1000
+#define NOW	1800000000000LL
+
+static double
+secs(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A ~200-byte listing body. */
+static const char *BODY =
+    "{\"kind\":\"offer\",\"cur\":\"time\",\"title\":\"Help with the rice "
+    "harvest in Yamashiro, two afternoons, bring gloves and a hat\","
+    "\"area\":\"Yamashiro-onsen south 3-chome\",\"until\":1800086400000,"
+    "\"note\":\"tea and onigiri provided by the farm\"}";
+
+int
+main(void)
+{
+	static tkey_t	 op, a[NAUTH];
+	kx_buf_t	*msgs, w;
+	kx_store_t	*st;
+	kx_result_t	 r;
+	kx_why_t	 why;
+	kx_msg_t	 m;
+	uint8_t		 prev[NAUTH][KX_ID_LEN];
+	char		*dir, body[256], path[512];
+	double		 t0, t_verify, t_decode, t_admit, t_single, t_sync;
+	size_t		 i, body_len = 0, nsingle = 300, nsync = 300;
+	int		 fd;
+
+	if (sodium_init() < 0)
+		return 1;
+	dir = tmpdir_new();
+	kx_buf_init(&w);
+	tkey_new(&op);
+	if ((st = kx_store_open(dir, 0, &why)) == NULL ||
+	    kx_store_add_operator(st, op.pk) != KX_OK) {
+		fprintf(stderr, "bench: %s\n", why.text);
+		return 1;
+	}
+	for (i = 0; i < NAUTH; i++) {
+		kx_head_t h;
+
+		tkey_new(&a[i]);
+		snprintf(body, sizeof(body), "{\"node\":\"%s\",\"role\":"
+		    "\"household\",\"until\":0}", a[i].hex);
+		if (kx_store_head(st, op.pk, &h) < 0)
+			return 1;
+		tmsg(&w, &op, h.last_seq + 1, h.last_seq ? h.last_id : NULL,
+		    NOW - 1000, "member", body);
+		if (kx_store_import(st, w.data, w.len, NOW, &r, NULL, NULL) !=
+		    KX_OK || r.outcome != KX_ACCEPTED)
+			return 1;
+	}
+	/* the messages, made before any timing */
+	if ((msgs = calloc(NMSG + nsingle, sizeof(*msgs))) == NULL)
+		return 1;
+	for (i = 0; i < NMSG + nsingle; i++) {
+		size_t	 k = i % NAUTH;
+		uint64_t seq = i / NAUTH + 1;
+
+		kx_buf_init(&msgs[i]);
+		tmsg(&msgs[i], &a[k], seq, seq > 1 ? prev[k] : NULL,
+		    NOW + (int64_t)seq, "listing", BODY);
+		tid(prev[k], &msgs[i]);
+	}
+	if (kx_msg_decode(&m, msgs[0].data, msgs[0].len, NULL) == KX_OK)
+		body_len = m.body_len;
+
+	/* the physical limit: raw Ed25519 verifications */
+	t0 = secs();
+	for (i = 0; i < NMSG; i++) {
+		if (kx_msg_decode(&m, msgs[i].data, msgs[i].len, NULL) != KX_OK)
+			return 1;
+	}
+	t_decode = secs() - t0;
+	{
+		/* verify over the decoded payloads, decode excluded */
+		static kx_msg_t	 dm[NMSG];
+
+		for (i = 0; i < NMSG; i++)
+			if (kx_msg_decode(&dm[i], msgs[i].data, msgs[i].len,
+			    NULL) != KX_OK)
+				return 1;
+		t0 = secs();
+		for (i = 0; i < NMSG; i++)
+			if (crypto_sign_verify_detached(dm[i].sig,
+			    dm[i].payload, dm[i].payload_len,
+			    dm[i].author) != 0)
+				return 1;
+		t_verify = secs() - t0;
+	}
+
+	/* admitted: full validation, durable commits of BATCH */
+	t0 = secs();
+	for (i = 0; i < NMSG; i++) {
+		if (i % BATCH == 0 && kx_store_begin(st) != KX_OK)
+			return 1;
+		if (kx_store_import(st, msgs[i].data, msgs[i].len, NOW, &r,
+		    NULL, NULL) != KX_OK || r.outcome != KX_ACCEPTED) {
+			fprintf(stderr, "bench: message %zu: %s %s\n", i,
+			    kx_outcome_name(r.outcome), r.why.text);
+			return 1;
+		}
+		if ((i + 1) % BATCH == 0 && kx_store_commit(st) != KX_OK)
+			return 1;
+	}
+	t_admit = secs() - t0;
+
+	/* one durable commit per message, next to fdatasync per second */
+	t0 = secs();
+	for (i = NMSG; i < NMSG + nsingle; i++)
+		if (kx_store_import(st, msgs[i].data, msgs[i].len, NOW, &r,
+		    NULL, NULL) != KX_OK || r.outcome != KX_ACCEPTED)
+			return 1;
+	t_single = secs() - t0;
+	snprintf(path, sizeof(path), "%s/sync-probe", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT, 0600)) == -1)
+		return 1;
+	t0 = secs();
+	for (i = 0; i < nsync; i++) {
+		if (pwrite(fd, BODY, 200, (off_t)(i % 16) * 4096) != 200 ||
+		    fdatasync(fd) == -1)
+			return 1;
+	}
+	t_sync = secs() - t0;
+	close(fd);
+
+	printf("store admission, %d messages of %zu-byte bodies (%zu-byte "
+	    "wire), %d authors\n", NMSG, body_len, msgs[0].len, NAUTH);
+	printf("  raw crypto_sign_verify_detached      %9.0f /s   "
+	    "(the physical limit)\n", NMSG / t_verify);
+	printf("  admitted, durable, commits of %-5d  %9.0f msg/s  "
+	    "ratio %.2f of raw verify (goal >= 0.80)\n", BATCH,
+	    NMSG / t_admit, t_verify / t_admit);
+	printf("  decode + id alone                    %9.0f msg/s  "
+	    "(%.1f%% of the admission time)\n", NMSG / t_decode,
+	    100.0 * t_decode / t_admit);
+	printf("  admitted, one commit per message     %9.0f msg/s  "
+	    "vs fdatasync on the same disk %.0f /s\n", nsingle / t_single,
+	    nsync / t_sync);
+	if (kx_store_verify(st, &why) != KX_OK) {
+		fprintf(stderr, "bench: store inconsistent: %s\n", why.text);
+		return 1;
+	}
+	kx_store_close(&st);
+	for (i = 0; i < NMSG + nsingle; i++)
+		kx_buf_free(&msgs[i]);
+	free(msgs);
+	kx_buf_free(&w);
+	rm_rf(dir);
+	free(dir);
+	return 0;
+}
