@@ -149,7 +149,7 @@ uninstall:
 
 demo: deps
 	$(MAKE) all
-	sh tests/demo.sh
+	sh node/demo.sh
 
 clean:
 	rm -rf build bin

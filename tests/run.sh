@@ -42,11 +42,18 @@ done
 for s in tests/cli_*.sh; do
 	[ -f "$s" ] || continue
 	echo "== $s"
-	if KAGA_CTL="$B/bin/kaga-ctl" sh "$s" >"$out" 2>&1; then
-		cat "$out"; passed=$((passed + 1))
-	else
-		cat "$out"; failed=$((failed + 1)); failures="$failures $s"
-	fi
+	KAGA_CTL="$B/bin/kaga-ctl" sh "$s" >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	# the script's own "NAME: N passed, M failed" line, if any
+	p=$(sed -n 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$out" | tail -n 1)
+	f=$(sed -n 's/^[a-z]*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$out" | tail -n 1)
+	[ -n "$p" ] || p=$((rc == 0))
+	[ -n "$f" ] || f=$((rc != 0))
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" -gt 0 ] && failures="$failures $s"
 done
 
 [ -n "$failures" ] && echo "failed:$failures"
