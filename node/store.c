@@ -716,7 +716,7 @@ check_body(vctx *c, const kx_msg_t *m, kx_body_t *b, bool *valid,
 		break;
 	}
 	*valid = true;
-	return 0;
+	rc = 0;
 out:
 	free(ob);
 	return rc;

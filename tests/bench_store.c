@@ -38,45 +38,78 @@ static const char *BODY =
     "\"area\":\"Yamashiro-onsen south 3-chome\",\"until\":1800086400000,"
     "\"note\":\"tea and onigiri provided by the farm\"}";
 
-int
-main(void)
+#define ROUNDS	3
+
+static tkey_t	 op, a[NAUTH];
+
+/* A fresh store with the operator and NAUTH admitted households. */
+static kx_store_t *
+fresh_store(const char *dir)
 {
-	static tkey_t	 op, a[NAUTH];
-	kx_buf_t	*msgs, w;
 	kx_store_t	*st;
 	kx_result_t	 r;
 	kx_why_t	 why;
-	kx_msg_t	 m;
-	uint8_t		 prev[NAUTH][KX_ID_LEN];
-	char		*dir, body[256], path[512];
-	double		 t0, t_verify, t_decode, t_admit, t_single, t_sync;
-	size_t		 i, body_len = 0, nsingle = 300, nsync = 300;
-	int		 fd;
+	kx_buf_t	 w;
+	char		 body[256];
+	size_t		 i;
 
-	if (sodium_init() < 0)
-		return 1;
-	dir = tmpdir_new();
-	kx_buf_init(&w);
-	tkey_new(&op);
 	if ((st = kx_store_open(dir, 0, &why)) == NULL ||
 	    kx_store_add_operator(st, op.pk) != KX_OK) {
 		fprintf(stderr, "bench: %s\n", why.text);
-		return 1;
+		exit(1);
 	}
+	kx_buf_init(&w);
 	for (i = 0; i < NAUTH; i++) {
 		kx_head_t h;
 
-		tkey_new(&a[i]);
 		snprintf(body, sizeof(body), "{\"node\":\"%s\",\"role\":"
 		    "\"household\",\"until\":0}", a[i].hex);
 		if (kx_store_head(st, op.pk, &h) < 0)
-			return 1;
+			exit(1);
 		tmsg(&w, &op, h.last_seq + 1, h.last_seq ? h.last_id : NULL,
 		    NOW - 1000, "member", body);
 		if (kx_store_import(st, w.data, w.len, NOW, &r, NULL, NULL) !=
 		    KX_OK || r.outcome != KX_ACCEPTED)
-			return 1;
+			exit(1);
 	}
+	kx_buf_free(&w);
+	return st;
+}
+
+static void
+import_or_die(kx_store_t *st, const kx_buf_t *m, size_t i)
+{
+	kx_result_t	 r;
+
+	if (kx_store_import(st, m->data, m->len, NOW, &r, NULL, NULL) !=
+	    KX_OK || r.outcome != KX_ACCEPTED) {
+		fprintf(stderr, "bench: message %zu: %s %s\n", i,
+		    kx_outcome_name(r.outcome), r.why.text);
+		exit(1);
+	}
+}
+
+int
+main(void)
+{
+	static kx_msg_t	 dm[NMSG];
+	kx_buf_t	*msgs;
+	kx_store_t	*st;
+	kx_why_t	 why;
+	kx_msg_t	 m;
+	uint8_t		 prev[NAUTH][KX_ID_LEN];
+	char		*dir, path[512];
+	double		 t0, t, t_verify = 1e9, t_decode = 1e9, t_admit = 1e9;
+	double		 t_single, t_sync;
+	size_t		 i, body_len = 0, nsingle = 300, nsync = 300;
+	int		 fd, round;
+
+	if (sodium_init() < 0)
+		return 1;
+	dir = tmpdir_new();
+	tkey_new(&op);
+	for (i = 0; i < NAUTH; i++)
+		tkey_new(&a[i]);
 	/* the messages, made before any timing */
 	if ((msgs = calloc(NMSG + nsingle, sizeof(*msgs))) == NULL)
 		return 1;
@@ -92,53 +125,59 @@ main(void)
 	if (kx_msg_decode(&m, msgs[0].data, msgs[0].len, NULL) == KX_OK)
 		body_len = m.body_len;
 
-	/* the physical limit: raw Ed25519 verifications */
-	t0 = secs();
-	for (i = 0; i < NMSG; i++) {
-		if (kx_msg_decode(&m, msgs[i].data, msgs[i].len, NULL) != KX_OK)
-			return 1;
-	}
-	t_decode = secs() - t0;
-	{
-		/* verify over the decoded payloads, decode excluded */
-		static kx_msg_t	 dm[NMSG];
-
+	/*
+	 * Rounds alternate the limit and the measured path, and each keeps
+	 * its best time, so that a noisy neighbour on this shared machine
+	 * does not decide the ratio.
+	 */
+	for (round = 0; round < ROUNDS; round++) {
+		/* decode + id */
+		t0 = secs();
 		for (i = 0; i < NMSG; i++)
 			if (kx_msg_decode(&dm[i], msgs[i].data, msgs[i].len,
 			    NULL) != KX_OK)
 				return 1;
+		if ((t = secs() - t0) < t_decode)
+			t_decode = t;
+		/* the physical limit: raw Ed25519 verifications */
 		t0 = secs();
 		for (i = 0; i < NMSG; i++)
 			if (crypto_sign_verify_detached(dm[i].sig,
 			    dm[i].payload, dm[i].payload_len,
 			    dm[i].author) != 0)
 				return 1;
-		t_verify = secs() - t0;
-	}
-
-	/* admitted: full validation, durable commits of BATCH */
-	t0 = secs();
-	for (i = 0; i < NMSG; i++) {
-		if (i % BATCH == 0 && kx_store_begin(st) != KX_OK)
-			return 1;
-		if (kx_store_import(st, msgs[i].data, msgs[i].len, NOW, &r,
-		    NULL, NULL) != KX_OK || r.outcome != KX_ACCEPTED) {
-			fprintf(stderr, "bench: message %zu: %s %s\n", i,
-			    kx_outcome_name(r.outcome), r.why.text);
+		if ((t = secs() - t0) < t_verify)
+			t_verify = t;
+		/* admitted: full validation, durable commits of BATCH */
+		snprintf(path, sizeof(path), "%s/round%d", dir, round);
+		st = fresh_store(path);
+		t0 = secs();
+		for (i = 0; i < NMSG; i++) {
+			if (i % BATCH == 0 && kx_store_begin(st) != KX_OK)
+				return 1;
+			import_or_die(st, &msgs[i], i);
+			if ((i + 1) % BATCH == 0 && kx_store_commit(st) != KX_OK)
+				return 1;
+		}
+		if ((t = secs() - t0) < t_admit)
+			t_admit = t;
+		if (round < ROUNDS - 1) {
+			kx_store_close(&st);
+			continue;
+		}
+		/* one durable commit per message */
+		t0 = secs();
+		for (i = NMSG; i < NMSG + nsingle; i++)
+			import_or_die(st, &msgs[i], i);
+		t_single = secs() - t0;
+		if (kx_store_verify(st, &why) != KX_OK) {
+			fprintf(stderr, "bench: store inconsistent: %s\n",
+			    why.text);
 			return 1;
 		}
-		if ((i + 1) % BATCH == 0 && kx_store_commit(st) != KX_OK)
-			return 1;
+		kx_store_close(&st);
 	}
-	t_admit = secs() - t0;
-
-	/* one durable commit per message, next to fdatasync per second */
-	t0 = secs();
-	for (i = NMSG; i < NMSG + nsingle; i++)
-		if (kx_store_import(st, msgs[i].data, msgs[i].len, NOW, &r,
-		    NULL, NULL) != KX_OK || r.outcome != KX_ACCEPTED)
-			return 1;
-	t_single = secs() - t0;
+	/* fdatasync per second on the same disk */
 	snprintf(path, sizeof(path), "%s/sync-probe", dir);
 	if ((fd = open(path, O_WRONLY | O_CREAT, 0600)) == -1)
 		return 1;
@@ -152,8 +191,9 @@ main(void)
 	close(fd);
 
 	printf("store admission, %d messages of %zu-byte bodies (%zu-byte "
-	    "wire), %d authors\n", NMSG, body_len, msgs[0].len, NAUTH);
-	printf("  raw crypto_sign_verify_detached      %9.0f /s   "
+	    "wire), %d authors, best of %d rounds\n", NMSG, body_len,
+	    msgs[0].len, NAUTH, ROUNDS);
+	printf("  raw crypto_sign_verify_detached      %9.0f /s     "
 	    "(the physical limit)\n", NMSG / t_verify);
 	printf("  admitted, durable, commits of %-5d  %9.0f msg/s  "
 	    "ratio %.2f of raw verify (goal >= 0.80)\n", BATCH,
@@ -162,17 +202,11 @@ main(void)
 	    "(%.1f%% of the admission time)\n", NMSG / t_decode,
 	    100.0 * t_decode / t_admit);
 	printf("  admitted, one commit per message     %9.0f msg/s  "
-	    "vs fdatasync on the same disk %.0f /s\n", nsingle / t_single,
-	    nsync / t_sync);
-	if (kx_store_verify(st, &why) != KX_OK) {
-		fprintf(stderr, "bench: store inconsistent: %s\n", why.text);
-		return 1;
-	}
-	kx_store_close(&st);
+	    "vs fdatasync on the same disk %.0f /s (LMDB syncs twice a "
+	    "commit)\n", nsingle / t_single, nsync / t_sync);
 	for (i = 0; i < NMSG + nsingle; i++)
 		kx_buf_free(&msgs[i]);
 	free(msgs);
-	kx_buf_free(&w);
 	rm_rf(dir);
 	free(dir);
 	return 0;
