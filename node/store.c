@@ -380,6 +380,23 @@ kx_store_head(kx_store_t *st, const uint8_t author[KX_PK_LEN], kx_head_t *h)
 
 /* ---- federation state ---------------------------------------------- */
 
+/*
+ * Positions cur on the last record whose key sorts before *k (LMDB has
+ * no "last key <= x" operation: range to the first key >= x, step back).
+ */
+static int
+seek_before(MDB_cursor *cur, MDB_val *k, MDB_val *v)
+{
+	int	 rc;
+
+	rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+	if (rc == 0)
+		return mdb_cursor_get(cur, k, v, MDB_PREV);
+	if (rc == MDB_NOTFOUND)
+		return mdb_cursor_get(cur, k, v, MDB_LAST);
+	return rc;
+}
+
 static int
 role_at(kx_store_t *st, MDB_txn *txn, const uint8_t *node, int64_t ts,
     kx_role_t *role, uint64_t *cap)
@@ -400,11 +417,7 @@ role_at(kx_store_t *st, MDB_txn *txn, const uint8_t *node, int64_t ts,
 	if ((rc = mdb_cursor_open(txn, st->members, &cur)) != 0)
 		return rc;
 	k = val(key, sizeof(key));
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	if (rc == 0)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-	else if (rc == MDB_NOTFOUND)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	rc = seek_before(cur, &k, &v);
 	if (rc == 0 && k.mv_size >= KX_PK_LEN &&
 	    memcmp(k.mv_data, node, KX_PK_LEN) == 0 &&
 	    v.mv_size == sizeof(e)) {
@@ -448,11 +461,7 @@ params_for(kx_store_t *st, MDB_txn *txn, uint64_t slot, kx_params_t *p)
 	if ((rc = mdb_cursor_open(txn, st->market, &cur)) != 0)
 		return rc;
 	k = val(key, sizeof(key));
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	if (rc == 0)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-	else if (rc == MDB_NOTFOUND)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	rc = seek_before(cur, &k, &v);
 	if (rc == 0 && v.mv_size == sizeof(*p))
 		memcpy(p, v.mv_data, sizeof(*p));
 	mdb_cursor_close(cur);
