@@ -38,6 +38,7 @@ DEP_CFLAGS := $(foreach p,$(LIB_PKGS),$(call pkgflags,cflags,$(p)))
 DEP_LIBS   := $(foreach p,$(LIB_PKGS),$(call pkgflags,libs,$(p)))
 TEST_LIBS  := $(call pkgflags,libs,$(PKG_cmocka))
 
+comma := ,
 SANITIZE ?=
 KNOWN_SANITIZERS = address undefined leak
 ifneq ($(SANITIZE),)
@@ -51,7 +52,6 @@ B ?= build/san
 else
 B ?= build/rel
 endif
-comma := ,
 
 OPT	?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -Iprotocols -Inode -Imarket -Icommunity -Imeters

@@ -336,6 +336,7 @@ check_map(kx_mp_cur_t *c, uint32_t n, int depth, bool str_keys)
 			r = KX_MP_EKEYTYPE;
 			goto done;
 		}
+		memset(&keys[i], 0, sizeof(keys[i]));
 		keys[i].kind = k.kind;
 		switch (k.kind) {
 		case KX_MP_STR:
