@@ -601,6 +601,33 @@ caps_put(vctx *c, const uint8_t *issuer, uint64_t fy, uint64_t total)
 }
 
 /*
+ * Parses m's body with the market parameters in force for its slot (an
+ * order's gate depends on them). Returns 0 with *ok set (the reason in
+ * why when not ok), or an LMDB error.
+ */
+static int
+parse_in_force(vctx *c, const kx_msg_t *m, kx_body_t *b, bool *ok,
+    kx_why_t *why)
+{
+	kx_params_t	 p;
+	kx_mp_cur_t	 cur, a;
+	kx_mp_val_t	 mv, sv;
+	int		 rc;
+
+	kx_params_default(&p);
+	if (kx_type_of(m->type) == KX_T_ORDER) {
+		kx_mp_cur_init(&cur, m->body, m->body_len);
+		if (kx_mp_read(&cur, &mv) == KX_MP_OK &&
+		    kx_mp_map_get(&mv, cur, "slot", &sv, &a) == 1 &&
+		    sv.kind == KX_MP_UINT &&
+		    (rc = params_for(c->st, c->txn, sv.u, &p)) != 0)
+			return rc;
+	}
+	*ok = kx_body_parse(b, m, &p, why) == KX_OK;
+	return 0;
+}
+
+/*
  * Step 7 with federation state. Returns 0 with *valid set, or an LMDB
  * error. Fills b for indexing.
  */
@@ -615,26 +642,12 @@ check_body(vctx *c, const kx_msg_t *m, kx_body_t *b, bool *valid,
 	kx_stored_t	 s;
 	MDB_val		 v;
 	uint64_t	 cap = 0, total;
-	bool		 fed = c->st->nops > 0, isop;
+	bool		 fed = c->st->nops > 0, isop, ok;
 	int		 rc = 0;
 
 	*valid = false;
-	kx_params_default(&p);
-	if (m->type[0] == 'o' && kx_type_of(m->type) == KX_T_ORDER) {
-		/* the parameters in force for the order's slot */
-		kx_mp_cur_t	 cur;
-		kx_mp_val_t	 mv, sv;
-		kx_mp_cur_t	 a;
-
-		kx_mp_cur_init(&cur, m->body, m->body_len);
-		if (kx_mp_read(&cur, &mv) == KX_MP_OK &&
-		    kx_mp_map_get(&mv, cur, "slot", &sv, &a) == 1 &&
-		    sv.kind == KX_MP_UINT &&
-		    (rc = params_for(c->st, c->txn, sv.u, &p)) != 0)
-			return rc;
-	}
-	if (kx_body_parse(b, m, &p, why) != KX_OK)
-		return 0;
+	if ((rc = parse_in_force(c, m, b, &ok, why)) != 0 || !ok)
+		return rc;
 	if (!fed) {
 		*valid = true;	/* no federation state known: lone checks */
 		return 0;
@@ -664,8 +677,9 @@ check_body(vctx *c, const kx_msg_t *m, kx_body_t *b, bool *valid,
 			    "the same author");
 			goto out;
 		}
-		kx_params_default(&p);
-		if (kx_body_parse(ob, &om, &p, NULL) != KX_OK) {
+		if ((rc = parse_in_force(c, &om, ob, &ok, NULL)) != 0)
+			goto out;
+		if (!ok) {
 			kx_why_set(why, "body: cancel: order unreadable");
 			goto out;
 		}
@@ -844,10 +858,10 @@ mark_revoked(vctx *c, const uint8_t *node, int64_t ts)
 	kx_msg_t	 m;
 	kx_body_t	*b;
 	kx_stored_t	 s;
-	kx_params_t	 p;
 	kx_buf_t	 copy;
 	MDB_val		 v;
 	uint64_t	 seq;
+	bool		 ok;
 	int		 rc;
 
 	if (kx_store_is_operator(c->st, node))
@@ -875,9 +889,9 @@ mark_revoked(vctx *c, const uint8_t *node, int64_t ts)
 			break;	/* ts never decreases along a log */
 		if (!s.valid)
 			continue;
-		kx_params_default(&p);
-		if (kx_body_parse(b, &m, &p, NULL) == KX_OK &&
-		    (rc = unindex_msg(c, &m, b)) != 0)
+		if ((rc = parse_in_force(c, &m, b, &ok, NULL)) != 0)
+			break;
+		if (ok && (rc = unindex_msg(c, &m, b)) != 0)
 			break;
 		if ((rc = put_msg(c, &m, false,
 		    "admission: revoked before this message's ts")) != 0)
@@ -921,26 +935,31 @@ static int
 put_fork(vctx *c, const kx_msg_t *m, const uint8_t *other, size_t olen,
     kx_head_t *h)
 {
-	uint8_t	 key[AKEY_LEN], lenb[4];
-	MDB_val	 k, v;
-	int	 rc;
+	uint8_t		 key[AKEY_LEN];
+	kx_buf_t	 proof;
+	MDB_val		 k, v;
+	int		 rc;
 
+	/* other points into the database: copy before writing */
+	kx_buf_init(&proof);
+	kx_buf_putc(&proof, (int)(olen >> 24));
+	kx_buf_putc(&proof, (int)(olen >> 16));
+	kx_buf_putc(&proof, (int)(olen >> 8));
+	kx_buf_putc(&proof, (int)olen);
+	kx_buf_append(&proof, other, olen);
+	kx_buf_append(&proof, m->wire, m->wire_len);
+	if (proof.oom) {
+		kx_buf_free(&proof);
+		return ENOMEM;
+	}
 	akey(key, m->author, m->seq);
 	k = val(key, sizeof(key));
-	v.mv_size = 4 + olen + m->wire_len;
-	v.mv_data = NULL;
-	lenb[0] = (uint8_t)(olen >> 24);
-	lenb[1] = (uint8_t)(olen >> 16);
-	lenb[2] = (uint8_t)(olen >> 8);
-	lenb[3] = (uint8_t)olen;
-	rc = mdb_put(c->txn, c->st->forks, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE);
+	v = val(proof.data, proof.len);
+	rc = mdb_put(c->txn, c->st->forks, &k, &v, MDB_NOOVERWRITE);
+	kx_buf_free(&proof);
 	if (rc == MDB_KEYEXIST)
 		rc = 0;		/* the first proof at a seq is enough */
-	else if (rc == 0) {
-		memcpy(v.mv_data, lenb, 4);
-		memcpy((uint8_t *)v.mv_data + 4, other, olen);
-		memcpy((uint8_t *)v.mv_data + 4 + olen, m->wire, m->wire_len);
-	} else
+	if (rc != 0)
 		return rc;
 	if (h->frozen_seq == 0 || m->seq < h->frozen_seq)
 		h->frozen_seq = m->seq;

@@ -176,10 +176,17 @@ test_kill_while_importing(void **state)
 		assert_int_equal(kx_store_verify(st, &why), KX_OK);
 		assert_int_equal(kx_store_counts(st, &msgs, &held, &forks),
 		    KX_OK);
-		/* every reported commit survived; at most one more commit
-		 * (a batch of 20) may have landed unreported */
+		/*
+		 * Every reported commit survived. At most one iteration may
+		 * have committed unreported (a batch of 20, which may also
+		 * release a held message: 21), and a message held at the end
+		 * of the previous round is stored uncounted when released.
+		 */
 		assert_true(msgs >= base + reported);
-		assert_true(msgs <= base + reported + 20);
+		if (msgs > base + reported + 22)
+			fail_msg("%llu stored, only %llu + 22 possible",
+			    (unsigned long long)msgs,
+			    (unsigned long long)(base + reported));
 		/* only the last held-then-released pair can be cut in
 		 * two: its held half is committed on its own */
 		assert_true(held <= 1);
