@@ -489,6 +489,10 @@ typedef struct {
 	MDB_txn		*txn;
 	int64_t		 now_ms;
 	bool		 own;		/* our own new message: skip step 3 */
+	bool		 have_role;	/* step 3 looked the author up */
+	kx_role_t	 role;		/* its role at the message's ts */
+	uint64_t	 cap;		/* and its issuer cap */
+	bool		 maybe_held;	/* the author has held messages */
 	kx_release_cb	*cb;
 	void		*arg;
 } vctx;
@@ -653,7 +657,11 @@ check_body(vctx *c, const kx_msg_t *m, kx_body_t *b, bool *valid,
 		return 0;
 	}
 	isop = kx_store_is_operator(c->st, m->author);
-	if ((rc = role_at(c->st, c->txn, m->author, m->ts, &role, &cap)) != 0)
+	if (c->have_role) {
+		role = c->role;
+		cap = c->cap;
+	} else if ((rc = role_at(c->st, c->txn, m->author, m->ts, &role,
+	    &cap)) != 0)
 		return rc;
 	if (kx_body_authority(b->type, isop, role, why) != KX_OK)
 		return 0;
@@ -1006,11 +1014,15 @@ admit(vctx *c, const kx_msg_t *m, bool sig_checked, kx_result_t *r)
 	int		 rc;
 
 	result_init(r, m);
+	c->have_role = false;
+	c->maybe_held = false;
 	/* 3. admission at the message's ts */
 	if (!c->own && !kx_store_is_operator(st, m->author)) {
 		if ((rc = role_at(st, c->txn, m->author, m->ts, &role,
-		    NULL)) != 0)
+		    &c->cap)) != 0)
 			return rc;
+		c->role = role;
+		c->have_role = true;
 		if (role == KX_ROLE_NONE) {
 			kx_why_set(&r->why, "admission: author is not admitted "
 			    "at the message's ts");
@@ -1115,6 +1127,7 @@ admit(vctx *c, const kx_msg_t *m, bool sig_checked, kx_result_t *r)
 	if (valid && (rc = index_msg(c, m, b)) != 0)
 		goto out;
 	r->outcome = valid ? KX_ACCEPTED : KX_INVALID;
+	c->maybe_held = h.nheld > 0;
 out:
 	free(b);
 	return rc;
@@ -1185,8 +1198,7 @@ run(kx_store_t *st, vctx *c, const kx_msg_t *m, kx_result_t *res)
 	}
 	c->txn = st->txn;
 	rc = admit(c, m, false, res);
-	if (rc == 0 && (res->outcome == KX_ACCEPTED ||
-	    res->outcome == KX_INVALID))
+	if (rc == 0 && c->maybe_held)
 		rc = release_held(c, m->author, m->seq);
 	if (own_txn) {
 		if (rc == 0) {

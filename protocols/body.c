@@ -1,6 +1,7 @@
 /*
  * body.c - body schemas of PROTOCOL.md section 5, see body.h.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -485,7 +486,13 @@ kx_body_parse(kx_body_t *b, const kx_msg_t *m, const kx_params_t *p,
 	uint32_t	 len;
 	int		 r, cur;
 
-	memset(b, 0, sizeof(*b));
+	/*
+	 * Every member of the union keeps its scalars before its arrays, and
+	 * arrays are read only up to their counts: clearing the size of the
+	 * largest scalar part (order's) is enough, and cheaper than the
+	 * whole 8 KiB on the admission path.
+	 */
+	memset(b, 0, offsetof(kx_body_t, u) + sizeof(b->u.order));
 	b->type = kx_type_of(m->type);
 	bc.type = m->type;
 	bc.why = why;

@@ -19,7 +19,6 @@
 
 #define NAUTH	100
 #define NMSG	20000
-#define BATCH	1000
 #define NOW	1800000000000LL
 
 static double
@@ -99,9 +98,11 @@ main(void)
 	kx_msg_t	 m;
 	uint8_t		 prev[NAUTH][KX_ID_LEN];
 	char		*dir, path[512];
-	double		 t0, t, t_verify = 1e9, t_decode = 1e9, t_admit = 1e9;
+	static const size_t batches[] = { 1000, 4000 };	/* per commit */
+	double		 t0, t, t_verify = 1e9, t_decode = 1e9, t_admit[2] = {
+			    1e9, 1e9 };
 	double		 t_single, t_sync;
-	size_t		 i, body_len = 0, nsingle = 300, nsync = 300;
+	size_t		 i, b, body_len = 0, nsingle = 300, nsync = 300;
 	int		 fd, round;
 
 	if (sodium_init() < 0)
@@ -148,19 +149,26 @@ main(void)
 				return 1;
 		if ((t = secs() - t0) < t_verify)
 			t_verify = t;
-		/* admitted: full validation, durable commits of BATCH */
-		snprintf(path, sizeof(path), "%s/round%d", dir, round);
-		st = fresh_store(path);
-		t0 = secs();
-		for (i = 0; i < NMSG; i++) {
-			if (i % BATCH == 0 && kx_store_begin(st) != KX_OK)
-				return 1;
-			import_or_die(st, &msgs[i], i);
-			if ((i + 1) % BATCH == 0 && kx_store_commit(st) != KX_OK)
-				return 1;
+		/* admitted: full validation, durable commits of a batch */
+		for (b = 0; b < 2; b++) {
+			snprintf(path, sizeof(path), "%s/round%d-%zu", dir,
+			    round, b);
+			st = fresh_store(path);
+			t0 = secs();
+			for (i = 0; i < NMSG; i++) {
+				if (i % batches[b] == 0 &&
+				    kx_store_begin(st) != KX_OK)
+					return 1;
+				import_or_die(st, &msgs[i], i);
+				if ((i + 1) % batches[b] == 0 &&
+				    kx_store_commit(st) != KX_OK)
+					return 1;
+			}
+			if ((t = secs() - t0) < t_admit[b])
+				t_admit[b] = t;
+			if (b == 0)
+				kx_store_close(&st);
 		}
-		if ((t = secs() - t0) < t_admit)
-			t_admit = t;
 		if (round < ROUNDS - 1) {
 			kx_store_close(&st);
 			continue;
@@ -195,12 +203,13 @@ main(void)
 	    msgs[0].len, NAUTH, ROUNDS);
 	printf("  raw crypto_sign_verify_detached      %9.0f /s     "
 	    "(the physical limit)\n", NMSG / t_verify);
-	printf("  admitted, durable, commits of %-5d  %9.0f msg/s  "
-	    "ratio %.2f of raw verify (goal >= 0.80)\n", BATCH,
-	    NMSG / t_admit, t_verify / t_admit);
+	for (b = 0; b < 2; b++)
+		printf("  admitted, durable, commits of %-5zu %9.0f msg/s  "
+		    "ratio %.2f of raw verify (goal >= 0.80)\n", batches[b],
+		    NMSG / t_admit[b], t_verify / t_admit[b]);
 	printf("  decode + id alone                    %9.0f msg/s  "
 	    "(%.1f%% of the admission time)\n", NMSG / t_decode,
-	    100.0 * t_decode / t_admit);
+	    100.0 * t_decode / t_admit[1]);
 	printf("  admitted, one commit per message     %9.0f msg/s  "
 	    "vs fdatasync on the same disk %.0f /s (LMDB syncs twice a "
 	    "commit)\n", nsingle / t_single, nsync / t_sync);
