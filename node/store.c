@@ -36,6 +36,7 @@ struct ev {
 	uint8_t		 role;
 	int64_t		 until;
 	uint64_t	 cap;
+	char		 endpoint[KX_ENDPOINT_MAX + 1];	/* NUL-terminated */
 };
 
 const char *
@@ -780,6 +781,11 @@ index_msg(vctx *c, const kx_msg_t *m, const kx_body_t *b)
 			e.role = (uint8_t)b->u.member.role;
 			e.until = b->u.member.until;
 			e.cap = b->u.member.cap;
+			if (b->u.member.endpoint != NULL &&
+			    memchr(b->u.member.endpoint, '\0',
+			    b->u.member.endpoint_len) == NULL)
+				memcpy(e.endpoint, b->u.member.endpoint,
+				    b->u.member.endpoint_len);
 		}
 		k = val(key, 2 * KX_PK_LEN + 16);
 		v = val(&e, sizeof(e));
@@ -1331,6 +1337,151 @@ kx_store_foreach(kx_store_t *st, const uint8_t *author, kx_foreach_cb *cb,
 		if (cb(arg, &s) != 0)
 			break;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	rtxn_end(st, txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? KX_OK : KX_ESTORE;
+}
+
+int
+kx_store_heads(kx_store_t *st, kx_head_cb *cb, void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	kx_head_t	 h;
+	int		 rc;
+
+	if (rtxn(st, &txn) != 0)
+		return KX_ESTORE;
+	if ((rc = mdb_cursor_open(txn, st->heads, &cur)) != 0) {
+		rtxn_end(st, txn);
+		return KX_ESTORE;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != KX_PK_LEN || v.mv_size != sizeof(h)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(&h, v.mv_data, sizeof(h));
+		if (cb(arg, k.mv_data, &h) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	rtxn_end(st, txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? KX_OK : KX_ESTORE;
+}
+
+int
+kx_store_get(kx_store_t *st, const uint8_t author[KX_PK_LEN], uint64_t seq,
+    kx_buf_t *out, bool *valid)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	kx_stored_t	 s;
+	uint8_t		 key[AKEY_LEN];
+	int		 rc, ret = KX_ESTORE;
+
+	if (rtxn(st, &txn) != 0)
+		return KX_ESTORE;
+	akey(key, author, seq);
+	k = val(key, sizeof(key));
+	rc = mdb_get(txn, st->msgs, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		ret = 0;
+	else if (rc == 0 && split_msg(&v, &s, NULL, 0) == 0 &&
+	    kx_buf_append(out, s.wire, s.len) == 0) {
+		if (valid != NULL)
+			*valid = s.valid;
+		ret = 1;
+	}
+	rtxn_end(st, txn);
+	return ret;
+}
+
+int
+kx_store_fork(kx_store_t *st, const uint8_t author[KX_PK_LEN], uint64_t seq,
+    kx_buf_t *a, kx_buf_t *b)
+{
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	const uint8_t	*p;
+	uint8_t		 key[AKEY_LEN];
+	size_t		 alen;
+	int		 rc, ret = KX_ESTORE;
+
+	if (rtxn(st, &txn) != 0)
+		return KX_ESTORE;
+	akey(key, author, seq);
+	k = val(key, sizeof(key));
+	rc = mdb_get(txn, st->forks, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		ret = 0;
+	else if (rc == 0 && v.mv_size >= 4) {
+		p = v.mv_data;
+		alen = (size_t)p[0] << 24 | (size_t)p[1] << 16 |
+		    (size_t)p[2] << 8 | p[3];
+		if (alen <= v.mv_size - 4 &&
+		    kx_buf_append(a, p + 4, alen) == 0 &&
+		    kx_buf_append(b, p + 4 + alen, v.mv_size - 4 - alen) == 0)
+			ret = 1;
+	}
+	rtxn_end(st, txn);
+	return ret;
+}
+
+int
+kx_store_members(kx_store_t *st, int64_t now, kx_member_cb *cb, void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	struct ev	 e, last;
+	kx_member_t	 m;
+	uint8_t		 node[KX_PK_LEN], tsb[8];
+	bool		 have = false, stop = false;
+	int		 rc;
+
+	if (rtxn(st, &txn) != 0)
+		return KX_ESTORE;
+	if ((rc = mdb_cursor_open(txn, st->members, &cur)) != 0) {
+		rtxn_end(st, txn);
+		return KX_ESTORE;
+	}
+	put_ts(tsb, now);
+	memset(&last, 0, sizeof(last));
+	/* keys are node|ts|...: the last event at or before now per node */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !stop; rc =
+	    mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		bool	 end = rc != 0;
+
+		if (!end && (k.mv_size < KX_PK_LEN + 8 ||
+		    v.mv_size != sizeof(e))) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (have && (end || memcmp(k.mv_data, node, KX_PK_LEN) != 0)) {
+			if (last.kind == EV_MEMBER && (last.until == 0 ||
+			    now < last.until)) {
+				memcpy(m.node, node, KX_PK_LEN);
+				m.role = (kx_role_t)last.role;
+				m.until = last.until;
+				last.endpoint[KX_ENDPOINT_MAX] = '\0';
+				m.endpoint = last.endpoint;
+				if (cb(arg, &m) != 0)
+					stop = true;
+			}
+			have = false;
+		}
+		if (end)
+			break;
+		if (memcmp((uint8_t *)k.mv_data + KX_PK_LEN, tsb, 8) > 0)
+			continue;	/* after now */
+		memcpy(node, k.mv_data, KX_PK_LEN);
+		memcpy(&e, v.mv_data, sizeof(e));
+		last = e;
+		have = true;
 	}
 	mdb_cursor_close(cur);
 	rtxn_end(st, txn);

@@ -38,6 +38,7 @@
 #define KX_EBUSY	-31	/* a batch is already open / none is open */
 
 #define KX_HELD_MAX	256	/* messages held back per author */
+#define KX_ENDPOINT_MAX	128	/* bytes in a member's endpoint */
 #define KX_CLOCK_SKEW_MS (5 * 60 * 1000)
 
 typedef struct kx_store kx_store_t;
@@ -129,6 +130,30 @@ int	kx_store_params(kx_store_t *, uint64_t slot, kx_params_t *p);
 /* Stored messages in (author, seq) order; author NULL for all. */
 int	kx_store_foreach(kx_store_t *, const uint8_t *author,
 	    kx_foreach_cb *cb, void *arg);
+/* Per author with a head, in author order; nonzero from cb stops. */
+typedef int	kx_head_cb(void *arg, const uint8_t author[KX_PK_LEN],
+		    const kx_head_t *h);
+int	kx_store_heads(kx_store_t *, kx_head_cb *cb, void *arg);
+/* The stored message author/seq: 1 with its wire appended to out (and
+ * *valid set when not NULL), 0 when absent, or an error. */
+int	kx_store_get(kx_store_t *, const uint8_t author[KX_PK_LEN],
+	    uint64_t seq, kx_buf_t *out, bool *valid);
+/* The fork proof at author/seq: 1 with both wires appended, 0, or error. */
+int	kx_store_fork(kx_store_t *, const uint8_t author[KX_PK_LEN],
+	    uint64_t seq, kx_buf_t *a, kx_buf_t *b);
+
+/* A node admitted at some time, from the operators' member messages. */
+typedef struct {
+	uint8_t		 node[KX_PK_LEN];
+	kx_role_t	 role;
+	int64_t		 until;		/* ms, 0 = no end */
+	const char	*endpoint;	/* "" when none was given */
+} kx_member_t;
+typedef int	kx_member_cb(void *arg, const kx_member_t *m);
+/* Every node admitted at time now (ms). */
+int	kx_store_members(kx_store_t *, int64_t now, kx_member_cb *cb,
+	    void *arg);
+
 /* Counts of stored, held and fork records. */
 int	kx_store_counts(kx_store_t *, uint64_t *msgs, uint64_t *held,
 	    uint64_t *forks);

@@ -266,7 +266,8 @@ parse_member(body_ctx *bc, kx_body_t *b)
 		return bad(bc, "%s is not a known role", "role");
 	TRY(f_str(bc, "name", false, 64, &s, &len));
 	TRY(f_str(bc, "area", false, 32, &s, &len));
-	TRY(f_str(bc, "endpoint", false, 128, &s, &len));
+	TRY(f_str(bc, "endpoint", false, 128, &b->u.member.endpoint,
+	    &b->u.member.endpoint_len));
 	TRY(f_int(bc, "until", true, &b->u.member.until));
 	if (b->u.member.until < 0)
 		return bad(bc, "%s must not be negative", "until");

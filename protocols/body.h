@@ -77,6 +77,8 @@ typedef struct {
 			kx_role_t	 role;
 			int64_t		 until;	/* ms, 0 = no end */
 			uint64_t	 cap;	/* issuers only */
+			const uint8_t	*endpoint;	/* NULL if absent */
+			uint32_t	 endpoint_len;
 		} member;
 		struct {
 			const uint8_t	*node;

@@ -757,6 +757,80 @@ test_operators_persist_and_open_errors(void **state)
 	assert_non_null(strstr(why.text, "store:"));
 }
 
+struct mem_ctx {
+	int		 n;
+	unsigned	 roles;		/* 1 << role of each */
+	char		 endpoint[KX_ENDPOINT_MAX + 1];	/* the farm's */
+};
+
+static int
+mem_cb(void *arg, const kx_member_t *m)
+{
+	struct mem_ctx	*mc = arg;
+
+	mc->n++;
+	mc->roles |= 1u << m->role;
+	if (m->role == KX_ROLE_FARM)
+		snprintf(mc->endpoint, sizeof(mc->endpoint), "%s",
+		    m->endpoint);
+	return 0;
+}
+
+static int
+head_count(void *arg, const uint8_t *author, const kx_head_t *h)
+{
+	(void)author;
+	*(uint64_t *)arg += h->last_seq;
+	return 0;
+}
+
+static void
+test_members_heads_get(void **state)
+{
+	fx_t		*f = *state;
+	struct mem_ctx	 mc;
+	kx_buf_t	 out;
+	uint64_t	 total = 0;
+	bool		 valid = false;
+	char		 body[256];
+	tkey_t		 bob;
+
+	/* alice (no endpoint given) is a member; bob joins with one */
+	tkey_new(&bob);
+	snprintf(body, sizeof(body), "{\"node\":\"%s\",\"role\":\"farm\","
+	    "\"endpoint\":\"tcp://127.0.0.1:7002\",\"until\":%lld}", bob.hex,
+	    (long long)(f->op.ts + 60000));
+	next(&f->op, &f->w, "member", body);
+	assert_int_equal(imp(f, &f->w), KX_ACCEPTED);
+	memset(&mc, 0, sizeof(mc));
+	assert_int_equal(kx_store_members(f->st, f->op.ts, mem_cb, &mc), KX_OK);
+	assert_int_equal(mc.n, 2);
+	assert_int_equal(mc.roles, 1u << KX_ROLE_FARM | 1u << KX_ROLE_HOUSEHOLD);
+	assert_string_equal(mc.endpoint, "tcp://127.0.0.1:7002");
+	memset(&mc, 0, sizeof(mc));
+	/* before bob's admission only alice; after his until only alice */
+	assert_int_equal(kx_store_members(f->st, f->op.ts - 1, mem_cb, &mc),
+	    KX_OK);
+	assert_int_equal(mc.n, 1);
+	assert_int_equal(mc.roles, 1u << KX_ROLE_HOUSEHOLD);
+	memset(&mc, 0, sizeof(mc));
+	assert_int_equal(kx_store_members(f->st, f->op.ts + 60000, mem_cb,
+	    &mc), KX_OK);
+	assert_int_equal(mc.n, 1);
+	assert_int_equal(mc.roles, 1u << KX_ROLE_HOUSEHOLD);
+	/* heads: the operator has 2 messages */
+	assert_int_equal(kx_store_heads(f->st, head_count, &total), KX_OK);
+	assert_int_equal(total, 2);
+	/* get */
+	kx_buf_init(&out);
+	assert_int_equal(kx_store_get(f->st, f->op.k.pk, 2, &out, &valid), 1);
+	assert_true(valid);
+	assert_int_equal(out.len, f->w.len);
+	assert_memory_equal(out.data, f->w.data, out.len);
+	assert_int_equal(kx_store_get(f->st, f->op.k.pk, 3, &out, NULL), 0);
+	kx_buf_free(&out);
+}
+
 /* Deletes one id index entry behind the store's back. */
 static void
 damage_ids(const char *dir, const uint8_t *id)
@@ -821,6 +895,7 @@ main(void)
 		T(test_batch_abort_and_commit),
 		T(test_operators_persist_and_open_errors),
 		T(test_verify_detects_damage),
+		T(test_members_heads_get),
 #undef T
 	};
 
