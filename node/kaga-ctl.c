@@ -29,6 +29,7 @@
 #include "envelope.h"
 #include "json.h"
 #include "keyfile.h"
+#include "msgjson.h"
 #include "store.h"
 
 #define EXIT_USAGE	2
@@ -478,54 +479,13 @@ static int
 print_stored(void *arg, const kx_stored_t *s)
 {
 	kx_buf_t	*out = arg;
-	kx_msg_t	 m;
-	char		 hex[2 * KX_ID_LEN + 1];
 
 	kx_buf_reset(out);
-	if (kx_msg_decode(&m, s->wire, s->len, NULL) != KX_OK) {
+	if (kx_stored_json(out, s) == -1) {
 		fprintf(stderr, "kaga-ctl log: undecodable record skipped\n");
 		return 0;
 	}
-	kx_buf_puts(out, "{\"author\":\"");
-	kx_buf_hex(out, m.author, KX_PK_LEN);
-	kx_buf_printf(out, "\",\"seq\":%" PRIu64 ",\"id\":\"", m.seq);
-	kx_buf_hex(out, m.id, KX_ID_LEN);
-	kx_buf_puts(out, "\",\"prev\":");
-	if (m.prev != NULL) {
-		kx_hex(hex, m.prev, KX_ID_LEN);
-		kx_buf_printf(out, "\"%s\"", hex);
-	} else
-		kx_buf_puts(out, "null");
-	kx_buf_printf(out, ",\"ts\":%" PRId64 ",\"type\":", m.ts);
-	/* the type is UTF-8 without NUL: reuse the JSON string printer */
-	{
-		uint8_t	 t[2 + KX_TYPE_MAX];
-		size_t	 tl = strlen(m.type);
-
-		t[0] = (uint8_t)(0xa0 | tl);
-		memcpy(t + 1, m.type, tl);
-		if (kx_mp_to_json(out, t, tl + 1) == -1)
-			return 1;
-	}
-	kx_buf_puts(out, ",\"body\":");
-	if (kx_mp_to_json(out, m.body, m.body_len) == -1)
-		return 1;
-	kx_buf_printf(out, ",\"status\":\"%s\"", s->valid ? "valid" :
-	    "invalid");
-	if (!s->valid) {
-		uint8_t	 r[2 + 255];
-		size_t	 rl = strlen(s->reason);
-
-		if (rl > 255)
-			rl = 255;
-		r[0] = 0xd9;
-		r[1] = (uint8_t)rl;
-		memcpy(r + 2, s->reason, rl);
-		kx_buf_puts(out, ",\"reason\":");
-		if (kx_mp_to_json(out, r, rl + 2) == -1)
-			return 1;
-	}
-	kx_buf_puts(out, "}\n");
+	kx_buf_putc(out, '\n');
 	if (out->oom)
 		return 1;
 	return fwrite(out->data, 1, out->len, stdout) == out->len ? 0 : 1;

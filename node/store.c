@@ -1401,6 +1401,44 @@ kx_store_get(kx_store_t *st, const uint8_t author[KX_PK_LEN], uint64_t seq,
 }
 
 int
+kx_store_range(kx_store_t *st, const uint8_t author[KX_PK_LEN], uint64_t from,
+    size_t max, kx_foreach_cb *cb, void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	kx_stored_t	 s;
+	uint8_t		 key[AKEY_LEN];
+	size_t		 n = 0;
+	int		 rc;
+
+	if (rtxn(st, &txn) != 0)
+		return KX_ESTORE;
+	if ((rc = mdb_cursor_open(txn, st->msgs, &cur)) != 0) {
+		rtxn_end(st, txn);
+		return KX_ESTORE;
+	}
+	akey(key, author, from);
+	k = val(key, sizeof(key));
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && n < max; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != AKEY_LEN ||
+		    memcmp(k.mv_data, author, KX_PK_LEN) != 0)
+			break;
+		if ((rc = split_msg(&v, &s, NULL, 0)) != 0)
+			break;
+		n++;
+		if (cb(arg, &s) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	rtxn_end(st, txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return KX_ESTORE;
+	return (int)n;
+}
+
+int
 kx_store_fork(kx_store_t *st, const uint8_t author[KX_PK_LEN], uint64_t seq,
     kx_buf_t *a, kx_buf_t *b)
 {

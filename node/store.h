@@ -138,6 +138,11 @@ int	kx_store_heads(kx_store_t *, kx_head_cb *cb, void *arg);
  * *valid set when not NULL), 0 when absent, or an error. */
 int	kx_store_get(kx_store_t *, const uint8_t author[KX_PK_LEN],
 	    uint64_t seq, kx_buf_t *out, bool *valid);
+/* Stored messages of author from seq `from` on, at most max of them, in
+ * seq order; cb gets each (nonzero stops). Returns how many were given
+ * to cb, or a negative error. */
+int	kx_store_range(kx_store_t *, const uint8_t author[KX_PK_LEN],
+	    uint64_t from, size_t max, kx_foreach_cb *cb, void *arg);
 /* The fork proof at author/seq: 1 with both wires appended, 0, or error. */
 int	kx_store_fork(kx_store_t *, const uint8_t author[KX_PK_LEN],
 	    uint64_t seq, kx_buf_t *a, kx_buf_t *b);
