@@ -28,12 +28,13 @@ endif
 
 # pkg-config name : fallback -l flag
 PKG_sodium	= libsodium:-lsodium
+PKG_zmq		= libzmq:-lzmq
 PKG_lmdb	= lmdb:-llmdb
 PKG_msgpack	= msgpack:-lmsgpackc
 PKG_cmocka	= cmocka:-lcmocka
 pkgflags = $(shell pkg-config --$(1) $(firstword $(subst :, ,$(2))) 2>/dev/null || \
 	   echo "$(if $(filter libs,$(1)),$(lastword $(subst :, ,$(2))))")
-LIB_PKGS  = $(PKG_sodium) $(PKG_lmdb) $(PKG_msgpack)
+LIB_PKGS  = $(PKG_sodium) $(PKG_lmdb) $(PKG_msgpack) $(PKG_zmq)
 DEP_CFLAGS := $(foreach p,$(LIB_PKGS),$(call pkgflags,cflags,$(p)))
 DEP_LIBS   := $(foreach p,$(LIB_PKGS),$(call pkgflags,libs,$(p)))
 TEST_LIBS  := $(call pkgflags,libs,$(PKG_cmocka))
@@ -64,7 +65,7 @@ LIB_SRC	= $(wildcard protocols/*.c) \
 LIB_OBJ	= $(LIB_SRC:%.c=$(B)/%.o)
 LIB	= $(B)/libkaga.a
 
-PROGS	= kaga-ctl
+PROGS	= kaga-ctl kaga-node
 BINS	= $(PROGS:%=$(B)/bin/%)
 
 TEST_SRC = $(wildcard tests/test_*.c)

@@ -26,6 +26,8 @@
 
 #include "body.h"
 #include "buf.h"
+#include "ctlclient.h"
+#include "mp.h"
 #include "envelope.h"
 #include "json.h"
 #include "keyfile.h"
@@ -47,7 +49,13 @@ usage(void)
 	    "FILE...\n"
 	    "       kaga-ctl log --store DIR [--author HEX]\n"
 	    "       kaga-ctl inspect --store DIR\n"
-	    "       kaga-ctl fsck --store DIR\n");
+	    "       kaga-ctl fsck --store DIR\n"
+	    "against a running node (--node DIR, default $KAGA_NODE or "
+	    "/var/lib/kaga):\n"
+	    "       kaga-ctl status [--node DIR] [--json]\n"
+	    "       kaga-ctl publish --type T --body JSON [--node DIR] "
+	    "[--json]\n"
+	    "       kaga-ctl log [--node DIR] [--author HEX] [--json]\n");
 }
 
 static void
@@ -522,19 +530,44 @@ store_cmd_args(const char *cmd, int argc, char **argv, const char **dir,
 	return 0;
 }
 
+static int	log_online(const char *, const char *, int);
+static const char *default_node(void);
+
 static int
 cmd_log(int argc, char **argv)
 {
-	const char	*dir = NULL, *ahex = NULL;
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "node", required_argument, NULL, 'N' },
+		{ "author", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*dir = NULL, *node = NULL, *ahex = NULL;
 	uint8_t		 author[KX_PK_LEN];
 	kx_store_t	*st;
 	kx_buf_t	 out;
-	int		 rc;
+	int		 ch, rc, json = 0;
 
-	if (store_cmd_args("log", argc, argv, &dir, &ahex) == -1)
+	while ((ch = getopt_long(argc, argv, "s:N:a:j", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': dir = optarg; break;
+		case 'N': node = optarg; break;
+		case 'a': ahex = optarg; break;
+		case 'j': json = 1; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc || (dir != NULL && node != NULL)) {
+		err_usage("log", "usage: kaga-ctl log --store DIR "
+		    "[--author HEX] | log [--node DIR] [--author HEX] "
+		    "[--json]");
 		return EXIT_USAGE;
+	}
 	if (ahex != NULL && parse_pk("log", "--author", ahex, author) == -1)
 		return EXIT_USAGE;
+	if (dir == NULL)
+		return log_online(node ? node : default_node(), ahex, json);
 	if ((st = open_store("log", dir)) == NULL)
 		return 1;
 	kx_buf_init(&out);
@@ -622,6 +655,280 @@ cmd_fsck(int argc, char **argv)
 	return rc == KX_OK ? 0 : 1;
 }
 
+/* ---- against a running node ----------------------------------------- */
+
+static const char *
+default_node(void)
+{
+	const char	*d = getenv("KAGA_NODE");
+
+	return d != NULL && d[0] != '\0' ? d : "/var/lib/kaga";
+}
+
+/* Calls the node; prints an error and returns -1 when it fails. */
+static int
+node_call(const char *cmd, const char *dir, const void *const *args,
+    const size_t *lens, size_t n, kx_buf_t *reply)
+{
+	char	 err[512];
+	bool	 ok = false;
+
+	if (kx_ctl_call(dir, args, lens, n, 30000, &ok, reply, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "kaga-ctl %s: %s\n", cmd, err);
+		return -1;
+	}
+	if (!ok) {
+		fprintf(stderr, "kaga-ctl %s: the node refused: %s\n", cmd,
+		    reply->data ? (char *)reply->data : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads key from a JSON object converted to msgpack. */
+static bool
+mp_field(const kx_buf_t *mp, const char *key, kx_mp_val_t *v,
+    kx_mp_cur_t *after)
+{
+	kx_mp_cur_t	 c;
+	kx_mp_val_t	 map;
+
+	kx_mp_cur_init(&c, mp->data, mp->len);
+	return kx_mp_read(&c, &map) == KX_MP_OK &&
+	    kx_mp_map_get(&map, c, key, v, after) == 1;
+}
+
+static void
+print_status(const kx_buf_t *json)
+{
+	kx_buf_t	 mp;
+	kx_mp_val_t	 v, e, k;
+	kx_mp_cur_t	 a, c;
+	char		 err[128];
+	uint32_t	 i, j;
+
+	kx_buf_init(&mp);
+	if (kx_json_to_mp(&mp, (const char *)json->data, json->len, NULL, err,
+	    sizeof(err)) == -1) {
+		printf("%s\n", (const char *)json->data);
+		kx_buf_free(&mp);
+		return;
+	}
+	if (mp_field(&mp, "node", &v, &a) && v.kind == KX_MP_STR)
+		printf("node      %.*s\n", (int)v.len, (const char *)v.ptr);
+	if (mp_field(&mp, "role", &v, &a) && v.kind == KX_MP_STR)
+		printf("role      %.*s\n", (int)v.len, (const char *)v.ptr);
+	if (mp_field(&mp, "messages", &v, &a) && v.kind == KX_MP_UINT)
+		printf("messages  %llu\n", (unsigned long long)v.u);
+	if (mp_field(&mp, "peers", &v, &a) && v.kind == KX_MP_ARRAY) {
+		printf("peers     %u\n", v.len);
+		c = a;
+		for (i = 0; i < v.len; i++) {
+			kx_mp_val_t	 pm;
+			kx_mp_cur_t	 pc;
+			kx_mp_val_t	 f;
+			kx_mp_cur_t	 fa;
+
+			pc = c;
+			if (kx_mp_read(&pc, &pm) != KX_MP_OK)
+				break;
+			printf("  ");
+			if (kx_mp_map_get(&pm, pc, "node", &f, &fa) == 1)
+				printf("%.16s ", (const char *)f.ptr);
+			if (kx_mp_map_get(&pm, pc, "endpoint", &f, &fa) == 1)
+				printf("%-24.*s ", (int)f.len,
+				    (const char *)f.ptr);
+			if (kx_mp_map_get(&pm, pc, "outbound", &f, &fa) == 1)
+				printf("%s", f.u ? "out " : "");
+			if (kx_mp_map_get(&pm, pc, "inbound", &f, &fa) == 1)
+				printf("%s", f.u ? "in " : "");
+			if (kx_mp_map_get(&pm, pc, "score", &f, &fa) == 1)
+				printf("score %lld ", f.kind == KX_MP_NINT ?
+				    (long long)f.i : (long long)f.u);
+			if (kx_mp_map_get(&pm, pc, "banned", &f, &fa) == 1 &&
+			    f.u)
+				printf("BANNED");
+			printf("\n");
+			if (kx_mp_skip(&c, 8) != KX_MP_OK)
+				break;
+		}
+	}
+	if (mp_field(&mp, "counters", &v, &a) && v.kind == KX_MP_MAP) {
+		printf("counters ");
+		c = a;
+		for (j = 0; j < v.len; j++) {
+			if (kx_mp_read(&c, &k) != KX_MP_OK ||
+			    kx_mp_read(&c, &e) != KX_MP_OK)
+				break;
+			if (e.u > 0)
+				printf(" %.*s=%llu", (int)k.len,
+				    (const char *)k.ptr,
+				    (unsigned long long)e.u);
+		}
+		printf("\n");
+	}
+	if (mp_field(&mp, "heads", &v, &a) && v.kind == KX_MP_ARRAY)
+		printf("authors   %u\n", v.len);
+	kx_buf_free(&mp);
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'N' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const void	*args[1] = { "status" };
+	size_t		 lens[1] = { 6 };
+	const char	*dir = default_node();
+	kx_buf_t	 reply;
+	int		 ch, json = 0, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "N:j", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'N': dir = optarg; break;
+		case 'j': json = 1; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		err_usage("status", "usage: kaga-ctl status [--node DIR] "
+		    "[--json]");
+		return EXIT_USAGE;
+	}
+	kx_buf_init(&reply);
+	if (node_call("status", dir, args, lens, 1, &reply) == 0) {
+		if (json)
+			printf("%s\n", (const char *)reply.data);
+		else
+			print_status(&reply);
+		rc = 0;
+	}
+	kx_buf_free(&reply);
+	return rc;
+}
+
+static int
+cmd_publish(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'N' },
+		{ "type", required_argument, NULL, 't' },
+		{ "body", required_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*dir = default_node(), *type = NULL, *json = NULL;
+	const void	*args[3];
+	size_t		 lens[3];
+	kx_buf_t	 body, reply, mp;
+	kx_mp_val_t	 v;
+	kx_mp_cur_t	 a;
+	char		 err[256];
+	int		 ch, jout = 0, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "N:t:b:j", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'N': dir = optarg; break;
+		case 't': type = optarg; break;
+		case 'b': json = optarg; break;
+		case 'j': jout = 1; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (type == NULL || json == NULL || optind != argc ||
+	    strlen(type) > KX_TYPE_MAX || type[0] == '\0') {
+		err_usage("publish", "usage: kaga-ctl publish --type T "
+		    "--body JSON [--node DIR] [--json]");
+		return EXIT_USAGE;
+	}
+	kx_buf_init(&body);
+	kx_buf_init(&reply);
+	kx_buf_init(&mp);
+	if (kx_json_to_mp(&body, json, strlen(json), kx_body_bin_paths(type),
+	    err, sizeof(err)) == -1 || body.len == 0 ||
+	    !((body.data[0] & 0xf0) == 0x80 || body.data[0] == 0xde ||
+	    body.data[0] == 0xdf)) {
+		err_usage("publish", "--body: %s", body.len ? err :
+		    "must be a JSON object");
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	args[0] = "publish";
+	lens[0] = 7;
+	args[1] = type;
+	lens[1] = strlen(type);
+	args[2] = body.data;
+	lens[2] = body.len;
+	if (node_call("publish", dir, args, lens, 3, &reply) == 0) {
+		if (jout)
+			printf("%s\n", (const char *)reply.data);
+		else if (kx_json_to_mp(&mp, (const char *)reply.data,
+		    reply.len, NULL, err, sizeof(err)) == 0 &&
+		    mp_field(&mp, "seq", &v, &a)) {
+			uint64_t	 seq = v.u;
+
+			if (mp_field(&mp, "id", &v, &a))
+				printf("published seq %llu id %.*s\n",
+				    (unsigned long long)seq, (int)v.len,
+				    (const char *)v.ptr);
+		}
+		rc = 0;
+	}
+done:
+	kx_buf_free(&body);
+	kx_buf_free(&reply);
+	kx_buf_free(&mp);
+	return rc;
+}
+
+/* `log` against a running node; JSON lines, or a short form. */
+static int
+log_online(const char *dir, const char *ahex, int json)
+{
+	const void	*args[2] = { "log", ahex };
+	size_t		 lens[2] = { 3, ahex ? strlen(ahex) : 0 };
+	kx_buf_t	 reply, mp;
+	kx_mp_val_t	 v;
+	kx_mp_cur_t	 a;
+	char		*line, *save = NULL, err[64];
+	int		 rc = 1;
+
+	kx_buf_init(&reply);
+	kx_buf_init(&mp);
+	if (node_call("log", dir, args, lens, ahex ? 2 : 1, &reply) == 0) {
+		rc = 0;
+		if (json)
+			fwrite(reply.data, 1, reply.len, stdout);
+		else
+			for (line = strtok_r((char *)reply.data, "\n", &save);
+			    line != NULL; line = strtok_r(NULL, "\n", &save)) {
+				kx_buf_reset(&mp);
+				if (kx_json_to_mp(&mp, line, strlen(line), NULL,
+				    err, sizeof(err)) == -1)
+					continue;
+				if (mp_field(&mp, "author", &v, &a))
+					printf("%.16s ", (const char *)v.ptr);
+				if (mp_field(&mp, "seq", &v, &a))
+					printf("%6llu ",
+					    (unsigned long long)v.u);
+				if (mp_field(&mp, "type", &v, &a))
+					printf("%-8.*s ", (int)v.len,
+					    (const char *)v.ptr);
+				if (mp_field(&mp, "status", &v, &a))
+					printf("%.*s", (int)v.len,
+					    (const char *)v.ptr);
+				printf("\n");
+			}
+	}
+	kx_buf_free(&reply);
+	kx_buf_free(&mp);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -632,7 +939,8 @@ main(int argc, char **argv)
 		{ "keygen", cmd_keygen },	{ "sign", cmd_sign },
 		{ "verify", cmd_verify },	{ "import", cmd_import },
 		{ "log", cmd_log },		{ "inspect", cmd_inspect },
-		{ "fsck", cmd_fsck },
+		{ "fsck", cmd_fsck },		{ "status", cmd_status },
+		{ "publish", cmd_publish },
 	};
 	size_t	 i;
 

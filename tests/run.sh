@@ -4,6 +4,7 @@
 # "check: N passed, M failed".
 #   B: the build folder (build/rel or build/san)
 B=${B:-build/rel}
+export KAGA_NODE_BIN="$B/bin/kaga-node"
 passed=0
 failed=0
 failures=""

@@ -1,0 +1,68 @@
+/*
+ * config.h - the kaga-node configuration file (docs/kaga-node.conf.md).
+ *
+ * A line-oriented text file read once at start-up, at `kaga-node -n` and
+ * on SIGHUP: one keyword and its arguments a line, # comments, "double
+ * quoted" tokens. The parser is hand-written and strict; every refusal
+ * names the file and line ("FILE:LINE: what is wrong"). Input is trusted
+ * no further than any other file: bytes of any kind never crash it and no
+ * error path leaks. Pure apart from kx_conf_load's read of the file.
+ */
+#ifndef KX_CONFIG_H
+#define KX_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+
+#define KX_CONF_FILE_MAX	(1024 * 1024)	/* bytes in a whole file */
+#define KX_CONF_LINE_MAX	4096	/* bytes in a line, without its \n */
+#define KX_CONF_OPERATORS_MAX	16
+#define KX_CONF_PEERS_MAX	1024	/* bootstrap peers */
+#define KX_CONF_ENDPOINT_MAX	255	/* bytes in a ZeroMQ endpoint */
+
+/* A bootstrap peer. */
+typedef struct {
+	uint8_t	pk[KX_PK_LEN];		/* its node key */
+	char	endpoint[KX_CONF_ENDPOINT_MAX + 1];	/* tcp:// or ipc:// */
+} kx_peer_conf_t;
+
+typedef struct {
+	char		 path[4096];		/* the file it was read from */
+	char		 data_dir[4096];	/* absolute path */
+	char		 listen[KX_CONF_ENDPOINT_MAX + 1]; /* "" if none */
+	int		 role;			/* a kx_role_t (body.h) */
+	uint8_t		 operators[KX_CONF_OPERATORS_MAX][KX_PK_LEN];
+	size_t		 noperators;		/* >= 1 */
+	kx_peer_conf_t	*peers;			/* owned; NULL if npeers 0 */
+	size_t		 npeers;
+	unsigned	 max_peers;		/* connections, 1..64 */
+	unsigned	 gossip_interval_ms;	/* anti-entropy period */
+	unsigned	 peer_rate, peer_burst;	/* per peer: msg/s, burst */
+	unsigned	 author_rate, author_burst; /* per author: the same */
+	int		 ban_score;		/* ban at or below this score */
+	unsigned	 ban_time_s;
+	size_t		 max_message;		/* ZMQ_MAXMSGSIZE, bytes */
+	int		 log_level;		/* 0 debug, 1 info, 2 warn */
+} kx_conf_t;
+
+/*
+ * Parses the file at path into *conf (defaults first). conf need not be
+ * initialised; whatever it held is overwritten, not freed. Returns 0, or
+ * -1 with a one-line message in err ("FILE:LINE: what is wrong", or
+ * "FILE: reason" for I/O, a file over KX_CONF_FILE_MAX bytes and a missing
+ * required key). After -1, conf owns nothing (kx_conf_free is harmless).
+ * err may be NULL or errlen 0.
+ */
+int	kx_conf_load(kx_conf_t *conf, const char *path, char *err,
+	    size_t errlen) __attribute__((warn_unused_result));
+/* The same from the len bytes at text (name is used in messages and
+ * copied to conf->path); for tests and the fuzzer. */
+int	kx_conf_parse(kx_conf_t *conf, const char *name, const char *text,
+	    size_t len, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+/* Frees the peers; accepts NULL and is idempotent. */
+void	kx_conf_free(kx_conf_t *conf);
+
+#endif
