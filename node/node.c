@@ -1009,7 +1009,7 @@ handle_vec(kx_node_t *n, struct peer *p, const kx_frame_t *f,
 	for (k = 0; k < sc.ntheirs; k++)
 		if (!sc.matched[k] && sc.theirs[k].seq > 0)
 			sc.they_have_more = true;
-	if (mb->n > 0 || sc.full || (f->flag && !sc.they_have_more))
+	if (mb->n > 0 || sc.full || f->flag)
 		msgs_send(n, p, mb, sc.full, true);	/* also a pong */
 	if (f->flag && sc.they_have_more)
 		send_vec(n, p, false);

@@ -427,6 +427,7 @@ kx_mp_map_get(const kx_mp_val_t *map, kx_mp_cur_t elems, const char *key,
     kx_mp_val_t *val, kx_mp_cur_t *after)
 {
 	kx_mp_val_t	 k;
+	kx_mp_cur_t	 kc;
 	size_t		 klen = strlen(key);
 	uint32_t	 i;
 	int		 r;
@@ -434,6 +435,7 @@ kx_mp_map_get(const kx_mp_val_t *map, kx_mp_cur_t elems, const char *key,
 	if (map->kind != KX_MP_MAP)
 		return KX_MP_EFORMAT;
 	for (i = 0; i < map->len; i++) {
+		kc = elems;
 		if ((r = kx_mp_read(&elems, &k)) != KX_MP_OK)
 			return r;
 		if (k.kind == KX_MP_STR && k.len == klen &&
@@ -443,8 +445,10 @@ kx_mp_map_get(const kx_mp_val_t *map, kx_mp_cur_t elems, const char *key,
 				return r;
 			return 1;
 		}
-		/* skip the key's value (keys of checked maps are strings) */
-		if ((r = kx_mp_skip(&elems, 64)) != KX_MP_OK)
+		/* skip the whole key (it may be a container), then its value */
+		elems = kc;
+		if ((r = kx_mp_skip(&elems, 64)) != KX_MP_OK ||
+		    (r = kx_mp_skip(&elems, 64)) != KX_MP_OK)
 			return r;
 	}
 	return 0;

@@ -70,7 +70,8 @@ int	kx_mp_skip(kx_mp_cur_t *c, int max_depth)
  * Checks one whole value and advances past it: formats, UTF-8 of every
  * string (keys too), no duplicate keys in any map, and containers nested
  * at most max_depth levels (the value itself, if a container, is level 1).
- * With str_keys, every map key must be a string.
+ * With str_keys, every key of the value's own map (not of maps nested
+ * in it) must be a string.
  */
 int	kx_mp_check(kx_mp_cur_t *c, int max_depth, bool str_keys)
 	    __attribute__((warn_unused_result));
