@@ -10,6 +10,7 @@
 # and marked. Everything is left in demo-run/ for inspection.
 set -eu
 K=${KAGA_CTL:-$(pwd)/bin/kaga-ctl}
+N=${KAGA_NODE:-$(pwd)/bin/kaga-node}
 D=${DEMO_DIR:-$(pwd)/demo-run}
 rm -rf "$D"
 mkdir -p "$D"
@@ -78,5 +79,49 @@ for s in operator/store tanaka/store hanaya/store sato/store city; do
 	$K fsck --store "$s"
 done
 $K inspect --store city
+
+say "live: the operator, the ryokan and the farm as running kaga-nodes"
+echo "(CURVE-encrypted ZeroMQ on loopback; the ZAP handler admits members only)"
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; done' EXIT INT TERM
+port=$((27000 + $$ % 1000))
+i=0
+for n in operator hanaya tanaka; do
+	i=$((i + 1))
+	{
+		echo "data-dir $D/live-$n"
+		echo "listen tcp://127.0.0.1:$((port + i))"
+		echo "role $([ $n = operator ] && echo operator || echo household)"
+		echo "operator $OP"
+		echo "gossip-interval 200"
+		if [ $n != operator ]; then
+			echo "peer $OP tcp://127.0.0.1:$((port + 1))"
+		fi
+	} > "$n.conf"
+	mkdir -p "live-$n"
+	cp "$n/node.key" "$n/node.pub" "live-$n/"
+	$N -d -c "$n.conf" 2>"live-$n.log" &
+	PIDS="$PIDS $!"
+done
+sleep 1
+for n in hanaya tanaka; do
+	j=$([ $n = hanaya ] && echo 2 || echo 3)
+	$K publish --node "$D/live-operator" --type member --body \
+	    "{\"node\":\"$(cat $n/node.pub)\",\"role\":\"household\",\"endpoint\":\"tcp://127.0.0.1:$((port + j))\",\"until\":0}"
+done
+$K publish --node "$D/live-hanaya" --type listing --body \
+    '{"kind":"want","cur":"time","title":"futon airing help, Saturday","until":0}'
+$K publish --node "$D/live-tanaka" --type listing --body \
+    '{"kind":"offer","cur":"time","title":"fresh Kaga rice, delivered","until":0}'
+sleep 2
+for n in operator hanaya tanaka; do
+	echo "-- $n holds:"
+	$K log --node "$D/live-$n"
+done
+$K status --node "$D/live-operator"
+for p in $PIDS; do kill $p; done
+wait 2>/dev/null
+PIDS=""
+
 echo
 echo "all files are in $D"
