@@ -91,7 +91,11 @@ for n in operator hanaya tanaka; do
 	{
 		echo "data-dir $D/live-$n"
 		echo "listen tcp://127.0.0.1:$((port + i))"
-		echo "role $([ $n = operator ] && echo operator || echo household)"
+		case $n in
+		operator) echo "role operator" ;;
+		hanaya) echo "role ryokan" ;;
+		*) echo "role farm" ;;
+		esac
 		echo "operator $OP"
 		echo "gossip-interval 200"
 		if [ $n != operator ]; then
@@ -104,10 +108,10 @@ for n in operator hanaya tanaka; do
 	PIDS="$PIDS $!"
 done
 sleep 1
-for n in hanaya tanaka; do
-	j=$([ $n = hanaya ] && echo 2 || echo 3)
+for n in hanaya:ryokan:2 tanaka:farm:3; do
+	who=${n%%:*}; rest=${n#*:}; role=${rest%%:*}; j=${rest##*:}
 	$K publish --node "$D/live-operator" --type member --body \
-	    "{\"node\":\"$(cat $n/node.pub)\",\"role\":\"household\",\"endpoint\":\"tcp://127.0.0.1:$((port + j))\",\"until\":0}"
+	    "{\"node\":\"$(cat $who/node.pub)\",\"role\":\"$role\",\"endpoint\":\"tcp://127.0.0.1:$((port + j))\",\"until\":0}"
 done
 $K publish --node "$D/live-hanaya" --type listing --body \
     '{"kind":"want","cur":"time","title":"futon airing help, Saturday","until":0}'
