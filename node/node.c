@@ -35,6 +35,7 @@ volatile sig_atomic_t	kx_quit, kx_reload;
 #define PEER_TABLE	512		/* peers known at once */
 #define AUTHOR_TABLE	4096		/* per-author buckets (hashed) */
 #define TURN_BUDGET	4096		/* wire messages read per turn */
+#define SERVE_MAX	4096		/* messages sent for one VEC */
 #define ASK_MS		10000		/* how long a request is honoured */
 #define SELECT_MS	1000		/* peer selection period */
 #define DEAD_MS		4000		/* a silent DEALER is reopened */
@@ -922,6 +923,7 @@ struct serve_ctx {
 	bool			*matched;
 	struct msgs_build	*mb;
 	bool			 full;		/* budget used up */
+	size_t			 sent;		/* messages queued so far */
 	bool			 they_have_more;
 };
 
@@ -944,14 +946,31 @@ serve_author(void *arg, const uint8_t *author, const kx_head_t *h)
 		if (theirs > h->last_seq)
 			sc->they_have_more = true;
 	}
-	if (theirs >= h->last_seq || sc->full)
-		return 0;
-	got = kx_store_range(sc->n->st, author, theirs + 1,
-	    KX_F_PARTS_MAX - sc->mb->n, msgs_add, sc->mb);
-	if (got >= 0 && (uint64_t)got < h->last_seq - theirs)
-		sc->full = true;
-	if (sc->mb->n >= KX_F_PARTS_MAX)
-		sc->full = true;
+	/*
+	 * Send in frames of 256, up to SERVE_MAX per request, so that a
+	 * node catching up imports (and commits) thousands per round trip.
+	 */
+	while (theirs < h->last_seq) {
+		size_t	 want = KX_F_PARTS_MAX - sc->mb->n;
+
+		if (sc->sent >= SERVE_MAX) {
+			sc->full = true;	/* the rest next round */
+			break;
+		}
+		if (want > SERVE_MAX - sc->sent)
+			want = SERVE_MAX - sc->sent;
+		got = kx_store_range(sc->n->st, author, theirs + 1, want,
+		    msgs_add, sc->mb);
+		if (got <= 0)
+			break;
+		theirs += (uint64_t)got;
+		sc->sent += (size_t)got;
+		if (sc->mb->n >= KX_F_PARTS_MAX) {
+			msgs_send(sc->n, sc->p, sc->mb, false, false);
+			sc->mb->n = 0;
+			kx_buf_reset(&sc->mb->data);
+		}
+	}
 	return 0;
 }
 
