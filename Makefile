@@ -122,8 +122,9 @@ checksrc:
 	@sh tests/checksrc.sh
 
 bench: deps
-	$(MAKE) $(BENCHES)
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	$(MAKE) $(BINS) $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; \
+		KAGA_NODE_BIN=$(B)/bin/kaga-node $$b || exit 1; done
 
 # libFuzzer builds: clang, ASan + UBSan, all sources compiled in.
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(DEP_CFLAGS)
