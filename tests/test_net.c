@@ -338,6 +338,35 @@ test_revoked_member_cut_off(void **state)
 	    tstat(&net->nodes[1], "zap_refused") >= 1);
 }
 
+/* A DEALER speaking as member t (its own derived CURVE keys) to target. */
+static void *
+member_dealer(void *ctx, const tnode_t *t, const tnode_t *target,
+    uint8_t sk[KX_SK_LEN])
+{
+	kx_why_t	 why;
+	uint8_t		 csk[32], cpk[32], server[32];
+	char		 path[400];
+	void		*s;
+	int		 linger = 0;
+
+	snprintf(path, sizeof(path), "%s/node.key", t->dir);
+	assert_int_equal(kx_key_load(path, sk, &why), 0);
+	assert_int_equal(crypto_sign_ed25519_sk_to_curve25519(csk, sk), 0);
+	assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(cpk, sk + 32),
+	    0);
+	assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(server,
+	    target->pk), 0);
+	assert_non_null(s = zmq_socket(ctx, ZMQ_DEALER));
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 32);
+	zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, cpk, 32);
+	zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, csk, 32);
+	snprintf(path, sizeof(path), "tcp://127.0.0.1:%d", target->port);
+	assert_int_equal(zmq_connect(s, path), 0);
+	sodium_memzero(csk, sizeof(csk));
+	return s;
+}
+
 /*
  * The test process joins as member node 3 with its own DEALER (CURVE, the
  * member's derived keys) and floods node 1 with pushes far above node 1's
@@ -350,13 +379,11 @@ test_flood_throttled(void **state)
 	tnode_t		*flooder;
 	kx_buf_t	 w, hdr;
 	kx_frame_t	 f;
-	kx_why_t	 why;
-	uint8_t		 sk[KX_SK_LEN], csk[32], cpk[32], server[32];
+	uint8_t		 sk[KX_SK_LEN];
 	uint8_t		 prev[KX_ID_LEN];
 	tkey_t		 k;
-	char		 path[400];
 	void		*ctx, *s;
-	int		 i, linger = 0;
+	int		 i;
 	int64_t		 t0;
 	long long	 got;
 
@@ -368,22 +395,9 @@ test_flood_throttled(void **state)
 	start_all(net);
 	assert_true(converge(net, 0, 3) >= 0);
 
-	snprintf(path, sizeof(path), "%s/node.key", flooder->dir);
-	assert_int_equal(kx_key_load(path, sk, &why), 0);
-	memcpy(k.sk, sk, KX_SK_LEN);
-	assert_int_equal(crypto_sign_ed25519_sk_to_curve25519(csk, sk), 0);
-	assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(cpk, sk + 32),
-	    0);
-	assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(server,
-	    net->nodes[1].pk), 0);
 	assert_non_null(ctx = zmq_ctx_new());
-	assert_non_null(s = zmq_socket(ctx, ZMQ_DEALER));
-	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
-	zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 32);
-	zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, cpk, 32);
-	zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, csk, 32);
-	snprintf(path, sizeof(path), "tcp://127.0.0.1:%d", net->nodes[1].port);
-	assert_int_equal(zmq_connect(s, path), 0);
+	s = member_dealer(ctx, flooder, &net->nodes[1], sk);
+	memcpy(k.sk, sk, KX_SK_LEN);
 
 	kx_buf_init(&w);
 	kx_buf_init(&hdr);
@@ -419,7 +433,65 @@ test_flood_throttled(void **state)
 	kx_buf_free(&w);
 	kx_buf_free(&hdr);
 	sodium_memzero(sk, sizeof(sk));
-	sodium_memzero(csk, sizeof(csk));
+}
+
+/*
+ * A member that sends frames that do not decode loses score and is
+ * banned: its frames are ignored, its connection dropped, and ZAP
+ * refuses it when it reconnects.
+ */
+static void
+test_garbage_peer_banned(void **state)
+{
+	net_t		*net = *state;
+	tnode_t		*bad;
+	uint8_t		 sk[KX_SK_LEN], junk[] = { 0x91, 0x09 };
+	kx_buf_t	 r;
+	char		 pat[200];
+	void		*ctx, *s;
+	int		 i;
+	int64_t		 t0;
+	long long	 refused;
+
+	make_net(net, 3, "ban-score -50\nban-time 60\n");
+	seed_members(net, true);
+	bad = &net->nodes[2];
+	net->n = 2;	/* node 2 is this process */
+	start_all(net);
+	assert_non_null(ctx = zmq_ctx_new());
+	s = member_dealer(ctx, bad, &net->nodes[1], sk);
+	for (i = 0; i < 10; i++)	/* -10 each; banned at -50 */
+		assert_int_equal(zmq_send(s, junk, sizeof(junk), 0), 2);
+	kx_buf_init(&r);
+	snprintf(pat, sizeof(pat), "\"node\":\"%s\"", bad->hex);
+	t0 = tnow_ms();
+	for (;;) {
+		const char	*h;
+
+		assert_int_equal(tctl(&net->nodes[1], &r, 1, "status",
+		    (size_t)6), 0);
+		h = strstr((char *)r.data, pat);
+		if (h != NULL && strstr(h, "\"banned\":true") != NULL &&
+		    strstr(h, "\"banned\":true") < strstr(h, "}"))
+			break;
+		assert_true(tnow_ms() - t0 < CONVERGE_MS);
+		usleep(100000);
+	}
+	assert_true(tstat(&net->nodes[1], "bad_frame") >= 5);
+	/* its reconnection is refused by ZAP */
+	refused = tstat(&net->nodes[1], "zap_refused");
+	zmq_close(s);
+	s = member_dealer(ctx, bad, &net->nodes[1], sk);
+	assert_int_equal(zmq_send(s, junk, sizeof(junk), 0), 2);
+	t0 = tnow_ms();
+	while (tstat(&net->nodes[1], "zap_refused") <= refused &&
+	    tnow_ms() - t0 < CONVERGE_MS)
+		usleep(100000);
+	assert_true(tstat(&net->nodes[1], "zap_refused") > refused);
+	kx_buf_free(&r);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	sodium_memzero(sk, sizeof(sk));
 }
 
 static void
@@ -468,6 +540,7 @@ main(void)
 		T(test_non_member_refused),
 		T(test_revoked_member_cut_off),
 		T(test_flood_throttled),
+		T(test_garbage_peer_banned),
 		T(test_kill9_loses_nothing),
 #undef T
 	};
