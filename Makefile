@@ -18,7 +18,7 @@ FUZZ_SECONDS ?= 30
 # Debian packages: libraries, pkg-config, and clang + its runtime for fuzzing.
 DEB_PKGS = libzmq3-dev libsodium-dev liblmdb-dev libmsgpack-dev \
 	   libmodbus-dev libcmocka-dev pkg-config clang libclang-rt-14-dev \
-	   lmdb-utils
+	   lmdb-utils glpk-utils socat
 
 WARN	= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	  -Wpointer-arith -Wcast-qual -Wsign-compare
@@ -29,12 +29,13 @@ endif
 # pkg-config name : fallback -l flag
 PKG_sodium	= libsodium:-lsodium
 PKG_zmq		= libzmq:-lzmq
+PKG_modbus	= libmodbus:-lmodbus
 PKG_lmdb	= lmdb:-llmdb
 PKG_msgpack	= msgpack:-lmsgpackc
 PKG_cmocka	= cmocka:-lcmocka
 pkgflags = $(shell pkg-config --$(1) $(firstword $(subst :, ,$(2))) 2>/dev/null || \
 	   echo "$(if $(filter libs,$(1)),$(lastword $(subst :, ,$(2))))")
-LIB_PKGS  = $(PKG_sodium) $(PKG_lmdb) $(PKG_msgpack) $(PKG_zmq)
+LIB_PKGS  = $(PKG_sodium) $(PKG_lmdb) $(PKG_msgpack) $(PKG_zmq) $(PKG_modbus)
 DEP_CFLAGS := $(foreach p,$(LIB_PKGS),$(call pkgflags,cflags,$(p)))
 DEP_LIBS   := $(foreach p,$(LIB_PKGS),$(call pkgflags,libs,$(p)))
 TEST_LIBS  := $(call pkgflags,libs,$(PKG_cmocka))
@@ -60,12 +61,13 @@ CFLAGS	+= -std=c11 $(OPT) $(WARN) $(WERROR) $(SAN_FLAGS) $(DEP_CFLAGS) -MMD -MP
 LDFLAGS	+= $(SAN_FLAGS)
 
 # The library: every .c of the module folders except programs' mains.
-LIB_SRC	= $(wildcard protocols/*.c) \
-	  $(filter-out node/kaga-ctl.c node/kaga-node.c,$(wildcard node/*.c))
+MAINS	= node/kaga-ctl.c node/kaga-node.c meters/kaga-meter-sim.c
+LIB_SRC	= $(wildcard protocols/*.c market/*.c community/*.c) \
+	  $(filter-out $(MAINS),$(wildcard node/*.c meters/*.c))
 LIB_OBJ	= $(LIB_SRC:%.c=$(B)/%.o)
 LIB	= $(B)/libkaga.a
 
-PROGS	= kaga-ctl kaga-node
+PROGS	= kaga-ctl kaga-node $(if $(wildcard meters/kaga-meter-sim.c),kaga-meter-sim)
 BINS	= $(PROGS:%=$(B)/bin/%)
 
 TEST_SRC = $(wildcard tests/test_*.c)
@@ -96,6 +98,10 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/bin/%: $(B)/node/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(B)/bin/kaga-meter-sim: $(B)/meters/kaga-meter-sim.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
