@@ -36,6 +36,8 @@ volatile sig_atomic_t	kx_quit, kx_reload;
 #define AUTHOR_TABLE	4096		/* per-author buckets (hashed) */
 #define TURN_BUDGET	4096		/* wire messages read per turn */
 #define SERVE_MAX	4096		/* messages sent for one VEC */
+#define REQ_RATE	50		/* VEC + WANT per second per peer */
+#define REQ_BURST	100
 #define ASK_MS		10000		/* how long a request is honoured */
 #define SELECT_MS	1000		/* peer selection period */
 #define DEAD_MS		4000		/* a silent DEALER is reopened */
@@ -64,7 +66,8 @@ struct peer {
 	uint8_t		 rid[256];	/* its routing id on our ROUTER */
 	size_t		 rid_len;
 	int64_t		 rid_seen_ms;
-	bucket_t	 bucket;
+	bucket_t	 bucket;	/* PUSH */
+	bucket_t	 req_bucket;	/* VEC and WANT: each may cost us 4096 */
 	int		 score;
 	int64_t		 banned_until;
 	int64_t		 asked_until;	/* MSGS from it are welcome until */
@@ -243,6 +246,7 @@ peer_get(kx_node_t *n, const uint8_t *pk)
 	kx_hex(p->hex, pk, KX_PK_LEN);
 	bucket_init(&p->bucket, n->conf.peer_rate, n->conf.peer_burst,
 	    mono_ms());
+	bucket_init(&p->req_bucket, REQ_RATE, REQ_BURST, mono_ms());
 	p->allowed = allowed(n, pk);
 	return p;
 }
@@ -1121,12 +1125,18 @@ handle_frames(kx_node_t *n, struct peer *p, zmq_msg_t *parts, size_t np,
 		}
 		break;
 	case KX_F_VEC:
-		batch_end(n);	/* serve what this turn already stored */
-		handle_vec(n, p, &f, parts + 1, np - 1);
-		break;
 	case KX_F_WANT:
-		batch_end(n);
-		handle_want(n, p, &f);
+		if (!bucket_take(&p->req_bucket, now)) {
+			n->counters[C_RATE_PEER]++;
+			peer_penalise(n, p, SCORE_RATE, "requests over rate");
+			return;
+		}
+		batch_end(n);	/* serve what this turn already stored */
+		if (f.kind == KX_F_WANT) {
+			handle_want(n, p, &f);
+			break;
+		}
+		handle_vec(n, p, &f, parts + 1, np - 1);
 		break;
 	case KX_F_FORK:
 		if (np != 3) {
