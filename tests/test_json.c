@@ -18,32 +18,13 @@
 
 #include "buf.h"
 #include "json.h"
+#include "testutil.h"
 
 static const char *const	 no_bins[] = { NULL };
 
 /*
  * Helpers: each reports the input and the line of the caller on failure.
  */
-
-/* Parses "81 a1 61 01" (spaces optional) into b; returns the count. */
-static size_t
-unhex(const char *s, uint8_t *b, size_t cap)
-{
-	size_t		 n = 0;
-	unsigned	 v;
-
-	while (*s != '\0') {
-		if (*s == ' ') {
-			s++;
-			continue;
-		}
-		if (n >= cap || sscanf(s, "%2x", &v) != 1)
-			abort();
-		b[n++] = (uint8_t)v;
-		s += 2;
-	}
-	return n;
-}
 
 static void
 print_bytes(const char *what, const uint8_t *b, size_t n)

@@ -80,6 +80,26 @@ tmsg(kx_buf_t *wire, const tkey_t *k, uint64_t seq, const uint8_t *prev,
 	kx_buf_free(&body);
 }
 
+/* Parses "81 a1 61 01" (spaces optional) into b; returns the count. */
+static inline size_t
+unhex(const char *s, uint8_t *b, size_t cap)
+{
+	size_t		 n = 0;
+	unsigned	 v;
+
+	while (*s != '\0') {
+		if (*s == ' ') {
+			s++;
+			continue;
+		}
+		if (n >= cap || sscanf(s, "%2x", &v) != 1)
+			abort();
+		b[n++] = (uint8_t)v;
+		s += 2;
+	}
+	return n;
+}
+
 /* The id of a wire message (which must decode). */
 static inline void
 tid(uint8_t id[KX_ID_LEN], const kx_buf_t *wire)
