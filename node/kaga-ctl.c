@@ -27,6 +27,7 @@
 #include "body.h"
 #include "buf.h"
 #include "ctlclient.h"
+#include "ctl_meter.h"
 #include "mp.h"
 #include "envelope.h"
 #include "json.h"
@@ -55,7 +56,13 @@ usage(void)
 	    "       kaga-ctl status [--node DIR] [--json]\n"
 	    "       kaga-ctl publish --type T --body JSON [--node DIR] "
 	    "[--json]\n"
-	    "       kaga-ctl log [--node DIR] [--author HEX] [--json]\n");
+	    "       kaga-ctl log [--node DIR] [--author HEX] [--json]\n"
+	    "meters (Modbus TCP or RTU):\n"
+	    "       kaga-ctl meter read --tcp HOST:PORT | --rtu DEVICE --baud N "
+	    "[--unit N]\n"
+	    "                --profile sdm630|sdm120|sunspec [--json]\n"
+	    "       kaga-ctl meter scan --tcp HOST:PORT | --rtu DEVICE --baud N "
+	    "[--unit N] [--json]\n");
 }
 
 static void
@@ -940,7 +947,7 @@ main(int argc, char **argv)
 		{ "verify", cmd_verify },	{ "import", cmd_import },
 		{ "log", cmd_log },		{ "inspect", cmd_inspect },
 		{ "fsck", cmd_fsck },		{ "status", cmd_status },
-		{ "publish", cmd_publish },
+		{ "publish", cmd_publish },	{ "meter", kx_ctl_cmd_meter },
 	};
 	size_t	 i;
 

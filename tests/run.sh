@@ -5,6 +5,7 @@
 #   B: the build folder (build/rel or build/san)
 B=${B:-build/rel}
 export KAGA_NODE_BIN="$B/bin/kaga-node"
+export KAGA_METER_SIM="$B/bin/kaga-meter-sim"
 passed=0
 failed=0
 failures=""
