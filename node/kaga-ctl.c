@@ -27,6 +27,7 @@
 #include "body.h"
 #include "buf.h"
 #include "ctlclient.h"
+#include "ctl_market.h"
 #include "ctl_meter.h"
 #include "mp.h"
 #include "envelope.h"
@@ -57,6 +58,9 @@ usage(void)
 	    "       kaga-ctl publish --type T --body JSON [--node DIR] "
 	    "[--json]\n"
 	    "       kaga-ctl log [--node DIR] [--author HEX] [--json]\n"
+	    "market (PROTOCOL.md sections 6 and 7, offline):\n"
+	    "       kaga-ctl clear --book FILE\n"
+	    "       kaga-ctl settle --book FILE --readings FILE\n"
 	    "meters (Modbus TCP or RTU):\n"
 	    "       kaga-ctl meter read --tcp HOST:PORT | --rtu DEVICE --baud N "
 	    "[--unit N]\n"
@@ -948,6 +952,7 @@ main(int argc, char **argv)
 		{ "log", cmd_log },		{ "inspect", cmd_inspect },
 		{ "fsck", cmd_fsck },		{ "status", cmd_status },
 		{ "publish", cmd_publish },	{ "meter", kx_ctl_cmd_meter },
+		{ "clear", kx_ctl_cmd_clear },	{ "settle", kx_ctl_cmd_settle },
 	};
 	size_t	 i;
 

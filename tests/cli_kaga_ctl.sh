@@ -127,6 +127,37 @@ check "log --author filters" test "$(wc -l < log)" -eq 3
 $K log --store s1 --author zz > /dev/null 2>&1; rc=$?
 check "log: bad --author is a usage error" test $rc -eq 2
 
+# ---- clear and settle (PROTOCOL.md 6 and 7), a book worked by hand:
+# sells 3000 Wh at 9.00 and 2000 at 14.00; buys (net of the 5.00 fee)
+# 4000 at 20.00 and 1000 at 10.00 (order 2), 1500 at 15.00 (order 3).
+# Matched: 5000 Wh; ps 1400, pb 1500, rb 1500 -> P = 1500.
+A1=1111111111111111111111111111111111111111111111111111111111111111
+A2=2222222222222222222222222222222222222222222222222222222222222222
+A3=3333333333333333333333333333333333333333333333333333333333333333
+cat > book.json <<BOOK
+{"params":{"floor":800,"ceiling":3100,"fee":500},"orders":[
+{"id":"$A1","member":"$A1","side":"sell","steps":[[3000,900],[2000,1400]]},
+{"id":"$A2","member":"$A2","side":"buy","steps":[[4000,2500],[1000,1500]]},
+{"id":"$A3","member":"$A3","side":"buy","steps":[[1500,2000]]}]}
+BOOK
+$K clear --book book.json > clear.json; rc=$?
+check "clear exits 0" test $rc -eq 0
+check "clear: price 1500, volume 5000, surplus 4000000" grep -q '^{"price":1500,"volume":5000,"surplus":4000000,' clear.json
+check "clear: fills per order" grep -q "\"fills\":{\"$A1\":5000,\"$A2\":4000,\"$A3\":1000}" clear.json
+printf '{"params":{"floor":800,"ceiling":3100,"fee":500},"orders":[{"id":"%s","side":"sell","steps":[[10,900],[10,900]]}]}' $A1 > badbook.json
+$K clear --book badbook.json > /dev/null 2>err; rc=$?
+check "clear: a bad book is exit 2, naming order and field" sh -c "test $rc -eq 2 && grep -q 'orders\[0\]' err && grep -q 'steps\[1\]' err"
+echo "{\"$A1\":{\"imp\":0,\"exp\":4000},\"$A2\":{\"imp\":4000,\"exp\":0},\"$A3\":{\"imp\":500,\"exp\":0}}" > readings.json
+$K settle --book book.json --readings readings.json > settle.json; rc=$?
+check "settle exits 0" test $rc -eq 0
+# A1 sold 5000, delivered 4000: 5000*1500 - 1000*3100 = 4,400,000
+# A2 bought 4000, used 4000: -4000*2000 = -8,000,000
+# A3 bought 1000, used 500: -1000*2000 + 500*800 = -1,600,000
+check "settle: A1's line" grep -q "\"$A1\",4400000" settle.json
+check "settle: A2's line" grep -q "\"$A2\",-8000000" settle.json
+check "settle: A3's line" grep -q "\"$A3\",-1600000" settle.json
+check "settle: the operator balances the slot" grep -q '"0000000000000000000000000000000000000000000000000000000000000000",5200000' settle.json
+
 # ---- fsck, usage
 $K fsck --store s1 > out; rc=$?
 check "fsck: store consistent" sh -c "test $rc -eq 0 && grep -q 'ok: 6 messages' out"
