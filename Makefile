@@ -130,7 +130,8 @@ checksrc:
 bench: deps
 	$(MAKE) $(BINS) $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; \
-		KAGA_NODE_BIN=$(B)/bin/kaga-node $$b || exit 1; done
+		KAGA_NODE_BIN=$(B)/bin/kaga-node KAGA_METER_SIM=$(B)/bin/kaga-meter-sim \
+		$$b || exit 1; done
 
 # libFuzzer builds: clang, ASan + UBSan, all sources compiled in.
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(DEP_CFLAGS)

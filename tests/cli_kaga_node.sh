@@ -19,7 +19,7 @@ n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 no() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 check() { desc=$1; shift; if "$@"; then ok "$desc"; else no "$desc"; fi; }
-PORT=$((30000 + $$ % 20000))
+PORT=$((8000 + $$ % 1000))
 
 $K keygen --out "$T/op" >/dev/null
 OP=$(cat op/node.pub)

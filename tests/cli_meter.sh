@@ -16,7 +16,7 @@ n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 no() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 check() { desc=$1; shift; if "$@"; then ok "$desc"; else no "$desc"; fi; }
-P1=$((35000 + $$ % 5000 * 2))
+P1=$((18000 + $$ % 1000 * 2))
 P2=$((P1 + 1))
 
 $S --listen 127.0.0.1:$P1 --profile sdm630 --unit 1 2>sim1.log &

@@ -55,7 +55,7 @@ tnow_ms(void)
 static inline int
 tport(int i)
 {
-	return 20000 + (getpid() % 200) * 100 + i;
+	return 20000 + (getpid() % 120) * 100 + i;	/* below the ephemeral range */
 }
 
 /* Makes the node's folder and key; role "household" etc. */

@@ -958,7 +958,7 @@ main(void)
 		cmocka_unit_test(test_e2e_rtu),
 	};
 
-	base_port = 40000 + (int)(getpid() % 5000) * 4;
+	base_port = 10000 + (int)(getpid() % 1000) * 4;
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
