@@ -35,11 +35,16 @@ static int
 fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list	 ap;
+	char	*c;
 
 	if (err != NULL && errlen > 0) {
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
+		/* messages quote input: keep them one printable line */
+		for (c = err; *c != '\0'; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
 	}
 	return KX_MKT_EINVAL;
 }
