@@ -57,8 +57,8 @@ endif
 
 OPT	?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -Iprotocols -Inode -Imarket -Icommunity -Imeters
-CFLAGS	+= -std=c11 $(OPT) $(WARN) $(WERROR) $(SAN_FLAGS) $(DEP_CFLAGS) -MMD -MP
-LDFLAGS	+= $(SAN_FLAGS)
+CFLAGS	+= -std=c11 -pthread $(OPT) $(WARN) $(WERROR) $(SAN_FLAGS) $(DEP_CFLAGS) -MMD -MP
+LDFLAGS	+= -pthread $(SAN_FLAGS)
 
 # The library: every .c of the module folders except programs' mains.
 MAINS	= node/kaga-ctl.c node/kaga-node.c meters/kaga-meter-sim.c

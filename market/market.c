@@ -2,16 +2,28 @@
  * market.c - clearing (PROTOCOL.md section 6) and settlement (section 7)
  * of one slot.
  *
- * Integers only. Steps are packed into 64-bit sort keys so that one radix
- * sort per side gives the protocol's order, tie-breaks included:
+ * Integers only. Clearing needs the steps in the protocol's order only at
+ * the margin: the greedy match (step 3) and the price (step 4) depend on
+ * the total wh at each price level, not on how a level is split, so each
+ * side is reduced to its price levels (a histogram of wh by price code,
+ * or for a sparse range a radix sort of packed (code, wh) keys). Only the
+ * steps of the two marginal levels are ordered by (id, k), for the
+ * remainder Wh of step 5, with the 64-bit keys
  *
- *   sell:  clamped price                 << 32 | rank << 4 | k
- *   buy:   (KX_PRICE_MAX - net price)    << 32 | rank << 4 | k
+ *   (rank << 4 | k) << 27 | order index
  *
  * where rank is the order's position among the included orders in
- * ascending id (byte) order and k the step index: ascending keys are
- * (price asc | net price desc, id asc, k asc). Tuned for books of 10^3 to
- * 10^7 steps; small books fall back to qsort inside kx_sort_u64.
+ * ascending id (byte) order and k the step index. Price codes ascend in
+ * the protocol's order: a sell step's code is its clamped price, a buy
+ * step's KX_PRICE_MAX - net price.
+ *
+ * Tuned for books of 10^3 to 10^7 steps at a half-hourly gate: the orders
+ * are read in their own order (three sequential passes) except for the
+ * ids, which the set hash reads in id order. The scratch memory (12 bytes
+ * per order, the caller's fills array, and per step only what the price
+ * levels and the marginal levels need) lives in a kx_clear_ctx_t that a
+ * node keeps from one slot to the next: page faults on freshly allocated
+ * memory used to cost more than the clearing itself.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +32,6 @@
 
 #include "market.h"
 
-#define LOW_BITS	32
-#define K_BITS		4
 
 const char *
 kx_mkt_strerror(int e)
@@ -74,88 +84,219 @@ kx_order_check(const kx_order_t *o, int *step)
 #define RADIX_BITS	11
 #define RADIX		(1u << RADIX_BITS)
 #define RADIX_PASSES	6	/* 66 bits >= 64 */
-/* Radix sort of keys k carrying payloads v (tk, tv: scratch). */
-static void
-sort_kv(uint64_t *k, uint32_t *v, uint64_t *tk, uint32_t *tv, size_t n)
+
+typedef size_t	 radix_cnt_t[RADIX];
+
+/*
+ * Stable LSD radix sort of k[0..n) by the bits lo..hi-1 of each key
+ * (digits of at most RADIX_BITS; a digit that every key shares is
+ * skipped). tmp: n scratch entries; cnt: RADIX_PASSES counter rows.
+ * Returns k or tmp, whichever holds the sorted keys.
+ */
+static uint64_t *
+radix(uint64_t *k, uint64_t *tmp, size_t n, unsigned lo, unsigned hi,
+    radix_cnt_t *cnt)
 {
-	size_t		(*cnt)[RADIX];
-	uint64_t	*src = k, *dst = tk, *t;
-	uint32_t	*vs = v, *vd = tv, *tt;
-	size_t		 i, sum, c, pos;
-	int		 d;
-	unsigned	 sh;
+	uint64_t	*src = k, *dst = tmp, *t, x, mask[RADIX_PASSES];
+	unsigned	 nd, w, d, sh[RADIX_PASSES], top;
+	size_t		 i, sum, c;
 
-	if (n < 2)
-		return;
-	if ((cnt = calloc(RADIX_PASSES, sizeof(*cnt))) == NULL) {
-		/* insertion sort fallback: correct, slow, no memory */
-		for (i = 1; i < n; i++) {
-			uint64_t x = k[i];
-			uint32_t y = v != NULL ? v[i] : 0;
-
-			for (c = i; c > 0 && k[c - 1] > x; c--) {
-				k[c] = k[c - 1];
-				if (v != NULL)
-					v[c] = v[c - 1];
-			}
-			k[c] = x;
-			if (v != NULL)
-				v[c] = y;
-		}
-		return;
+	if (n < 2 || hi <= lo)
+		return k;
+	nd = (hi - lo + RADIX_BITS - 1) / RADIX_BITS;
+	w = (hi - lo + nd - 1) / nd;
+	for (d = 0; d < nd; d++) {
+		sh[d] = lo + d * w;
+		top = sh[d] + w < hi ? sh[d] + w : hi;
+		mask[d] = ((uint64_t)1 << (top - sh[d])) - 1;
 	}
-	for (i = 0; i < n; i++)
-		for (d = 0; d < RADIX_PASSES; d++)
-			cnt[d][(src[i] >> (d * RADIX_BITS)) & (RADIX - 1)]++;
-	for (d = 0; d < RADIX_PASSES; d++) {
-		sh = (unsigned)d * RADIX_BITS;
+	memset(cnt, 0, nd * sizeof(*cnt));
+	for (i = 0; i < n; i++) {
+		x = k[i];
+		for (d = 0; d < nd; d++)
+			cnt[d][(x >> sh[d]) & mask[d]]++;
+	}
+	for (d = 0; d < nd; d++) {
 		/* all keys share this digit: the pass would be a copy */
-		if (cnt[d][(src[0] >> sh) & (RADIX - 1)] == n)
+		if (cnt[d][(src[0] >> sh[d]) & mask[d]] == n)
 			continue;
-		for (sum = 0, i = 0; i < RADIX; i++) {
+		for (sum = 0, i = 0; i <= mask[d]; i++) {
 			c = cnt[d][i];
 			cnt[d][i] = sum;
 			sum += c;
 		}
 		for (i = 0; i < n; i++) {
-			pos = cnt[d][(src[i] >> sh) & (RADIX - 1)]++;
-			dst[pos] = src[i];
-			if (v != NULL)
-				vd[pos] = vs[i];
+			x = src[i];
+			dst[cnt[d][(x >> sh[d]) & mask[d]]++] = x;
 		}
 		t = src;
 		src = dst;
 		dst = t;
-		tt = vs;
-		vs = vd;
-		vd = tt;
 	}
-	if (src != k) {
-		memcpy(k, src, n * sizeof(*k));
-		if (v != NULL)
-			memcpy(v, vs, n * sizeof(*v));
-	}
-	free(cnt);
+	return src;
 }
 
 void
 kx_sort_u64(uint64_t *k, uint64_t *tmp, size_t n)
 {
-	sort_kv(k, NULL, tmp, NULL, n);
+	radix_cnt_t	*cnt;
+	uint64_t	*r, x;
+	size_t		 i, c;
+
+	if (n < 2)
+		return;
+	if ((cnt = malloc(RADIX_PASSES * sizeof(*cnt))) == NULL) {
+		/* insertion sort fallback: correct, slow, no memory */
+		for (i = 1; i < n; i++) {
+			x = k[i];
+			for (c = i; c > 0 && k[c - 1] > x; c--)
+				k[c] = k[c - 1];
+			k[c] = x;
+		}
+		return;
+	}
+	if ((r = radix(k, tmp, n, 0, 64, cnt)) != k)
+		memcpy(k, r, n * sizeof(*k));
+	free(cnt);
 }
 
-/* Sorting order indices by id: a radix sort of (37-bit id prefix, index)
- * keys, then runs with an equal prefix are sorted by the whole id. */
-#define IDX_BITS	27
-static int
-cmp_idx_id(const void *a, const void *b, void *ctx)
-{
-	const kx_order_t *o = ctx;
-	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	int		 c;
+/* ---- the work context ---------------------------------------------- */
 
-	c = memcmp(o[x].id, o[y].id, KX_MKT_ID_LEN);
-	return c != 0 ? c : (x > y) - (x < y);
+/*
+ * Order ids are sorted by a radix sort of (33-bit id prefix << 31 |
+ * order index) keys; runs that share the prefix are then sorted by the
+ * whole id. The marginal steps are (rank << 4 | k) << 27 | order index.
+ */
+#define IDX_BITS	27	/* KX_MKT_ORDERS_MAX == 1 << IDX_BITS */
+#define IDX_MASK	(((uint64_t)1 << IDX_BITS) - 1)
+#define PFX_SHIFT	31	/* key = prefix << PFX_SHIFT | index */
+#define K_BITS		4	/* KX_STEPS_MAX == 1 << K_BITS */
+#define WH_BITS		24	/* KX_WH_STEP_MAX < 1 << WH_BITS */
+#define NOT_IN		UINT32_MAX	/* info[]: an order left out */
+#define HASH_IDS	64	/* ids hashed per crypto_generichash_update */
+#define PREFETCH	16	/* orders ahead in the id-order loop */
+
+/* One side of the book: its price levels, then its marginal level. */
+typedef struct {
+	uint32_t	 lo, hi;	/* smallest, largest step code */
+	size_t		 steps;		/* steps of all orders on the side */
+	int		 hist;		/* levels by histogram (else by sort) */
+	uint64_t	*buf;		/* hist: wh by code - lo; else keys
+					   (code - lo) << WH_BITS | wh */
+	size_t		 cap_buf, nk;	/* its capacity; keys written */
+	uint32_t	*lc;		/* level codes, ascending */
+	uint64_t	*lw;		/* level wh */
+	size_t		 cap_lc, cap_lw, nl;	/* capacities; levels */
+	uint64_t	*mk;		/* steps of the marginal level */
+	size_t		 cap_mk, nm;
+	uint32_t	 mcode;		/* code of the marginal level */
+	uint64_t	 v, w;		/* volume left for it, its total wh */
+	uint64_t	 fsum;		/* sum of floor(v x wh / w) over it */
+	int64_t		 money;		/* sum of (net) price x fill */
+} side_t;
+
+struct kx_clear_ctx {
+	uint64_t	*key;		/* n: id sort keys */
+	uint32_t	*info;		/* n: total wh | side << 31, then the
+					   rank among included orders */
+	size_t		 cap_key, cap_info;
+	uint64_t	*tmp;		/* radix scratch: steps of a side */
+	size_t		 cap_tmp;
+	radix_cnt_t	*cnt;		/* RADIX_PASSES counter rows */
+	side_t		 sd[2];		/* [KX_BUY], [KX_SELL] */
+};
+
+kx_clear_ctx_t *
+kx_clear_ctx_new(void)
+{
+	kx_clear_ctx_t	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->cnt = malloc(RADIX_PASSES * sizeof(*c->cnt))) == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+kx_clear_ctx_free(kx_clear_ctx_t **cp)
+{
+	kx_clear_ctx_t	*c;
+	int		 s;
+
+	if (cp == NULL || (c = *cp) == NULL)
+		return;
+	for (s = 0; s < 2; s++) {
+		free(c->sd[s].buf);
+		free(c->sd[s].lc);
+		free(c->sd[s].lw);
+		free(c->sd[s].mk);
+	}
+	free(c->cnt);
+	free(c->tmp);
+	free(c->info);
+	free(c->key);
+	free(c);
+	*cp = NULL;
+}
+
+/*
+ * Returns old if it holds at least n entries of sz bytes (*cap of them),
+ * else frees it and returns a new block (contents not kept), or NULL if
+ * out of memory (then *cap is 0). The capacity grows by an eighth more
+ * than asked, so that books that grow slowly from slot to slot do not
+ * reallocate every time; untouched pages cost nothing. Never returns
+ * NULL on success, even for n == 0.
+ */
+static void *
+grow(void *old, size_t *cap, size_t n, size_t sz)
+{
+	void	*p;
+	size_t	 want;
+
+	if (old != NULL && n <= *cap)
+		return old;
+	free(old);
+	*cap = 0;
+	want = n + n / 8 + 16;
+	if (want < n || want > SIZE_MAX / sz || (p = malloc(want * sz)) == NULL)
+		return NULL;
+	*cap = want;
+	return p;
+}
+
+/* p = grow(p, ...) for a buffer p of the context; false if out of memory */
+#define GROW(p, cap, n)	(((p) = grow((p), &(cap), (n), sizeof(*(p)))) != NULL)
+
+/* ---- clearing ------------------------------------------------------ */
+
+static int64_t
+code_price(uint64_t code, int sell)
+{
+	return sell ? (int64_t)code : (int64_t)KX_PRICE_MAX - (int64_t)code;
+}
+
+/* Step 1: a sell step's code is max(price, F); a buy step's is
+ * KX_PRICE_MAX - (min(price, C) - f), in 0 .. 2 x KX_PRICE_MAX. */
+static inline uint32_t
+sell_code(uint32_t c, const kx_params_t *p)
+{
+	return c < p->floor ? p->floor : c;
+}
+
+static inline uint32_t
+buy_code(uint32_t c, const kx_params_t *p)
+{
+	return KX_PRICE_MAX + p->fee - (c > p->ceiling ? p->ceiling : c);
+}
+
+static inline uint32_t
+step_code(const kx_order_t *x, uint32_t k, const kx_params_t *p)
+{
+	return x->side == KX_SELL ? sell_code(x->price[k], p) :
+	    buy_code(x->price[k], p);
 }
 
 static uint64_t
@@ -169,115 +310,25 @@ id_prefix(const uint8_t *id)
 	return v;
 }
 
-/* idx: n entries out, order indices in ascending id order. */
 static int
-sort_by_id(uint32_t *idx, const kx_order_t *o, size_t n)
+cmp_key_id(const void *a, const void *b, void *arg)
 {
-	uint64_t	*key, *tmp;
-	uint64_t	 mask = ((uint64_t)1 << IDX_BITS) - 1;
-	size_t		 i, j;
+	const kx_order_t *o = arg;
+	uint64_t	 x = *(const uint64_t *)a & IDX_MASK;
+	uint64_t	 y = *(const uint64_t *)b & IDX_MASK;
+	int		 c;
 
-	if (n == 0)
-		return KX_MKT_OK;
-	if ((key = malloc(2 * n * sizeof(*key))) == NULL)
-		return KX_MKT_ENOMEM;
-	tmp = key + n;
-	for (i = 0; i < n; i++)
-		key[i] = (id_prefix(o[i].id) >> IDX_BITS) << IDX_BITS | i;
-	kx_sort_u64(key, tmp, n);
-	for (i = 0; i < n; i++)
-		idx[i] = (uint32_t)(key[i] & mask);
-	/* runs that share the prefix: sort by the full id */
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && (key[j] >> IDX_BITS) ==
-		    (key[i] >> IDX_BITS); j++)
-			;
-		if (j - i > 1)	/* glibc qsort_r (_GNU_SOURCE) */
-			qsort_r(idx + i, j - i, sizeof(*idx), cmp_idx_id,
-			    (void *)(uintptr_t)o);
-	}
-	free(key);
-	for (i = 1; i < n; i++)
-		if (memcmp(o[idx[i - 1]].id, o[idx[i]].id,
-		    KX_MKT_ID_LEN) == 0)
-			return KX_MKT_EDUP;
-	return KX_MKT_OK;
+	c = memcmp(o[x].id, o[y].id, KX_MKT_ID_LEN);
+	return c != 0 ? c : (x > y) - (x < y);
 }
 
-/* ---- clearing ------------------------------------------------------ */
-
-/* Step 5 for one side, found from its sorted steps: steps whose sort
- * code is below `code` are filled fully; those at `code` get
- * floor(v x wh / w), plus 1 when their low key is below `cut`. */
-typedef struct {
-	uint64_t	 code;	/* key >> 32 of the marginal level */
-	uint64_t	 v, w;	/* volume left for the level, its total wh */
-	uint64_t	 cut;	/* low keys below this get a remainder Wh */
-	int64_t		 money;	/* sum of (net) price x fill on the side */
-} level_t;
-
-static int64_t
-code_price(uint64_t code, int sell)
+/* The parameter and order checks of kx_clear, in their order. */
+static int
+check_args(const kx_order_t *o, size_t n, const kx_params_t *p)
 {
-	return sell ? (int64_t)code : (int64_t)KX_PRICE_MAX - (int64_t)code;
-}
+	size_t	 i;
+	int	 step;
 
-static void
-find_level(level_t *lv, const uint64_t *keys, const uint32_t *wh,
-    size_t ns, size_t last, uint64_t q, int sell)
-{
-	uint64_t	 below = 0, sum = 0, rem;
-	size_t		 a, e, i;
-
-	lv->code = keys[last] >> LOW_BITS;
-	lv->money = 0;
-	lv->w = 0;
-	for (a = last; a > 0 && keys[a - 1] >> LOW_BITS == lv->code; a--)
-		;
-	for (e = last + 1; e < ns && keys[e] >> LOW_BITS == lv->code; e++)
-		;
-	for (i = 0; i < a; i++) {
-		below += wh[i];
-		lv->money += code_price(keys[i] >> LOW_BITS, sell) *
-		    (int64_t)wh[i];
-	}
-	for (i = a; i < e; i++)
-		lv->w += wh[i];
-	lv->v = q - below;	/* 0 < v <= w */
-	for (i = a; i < e; i++)	/* v <= 10^12, wh <= 10^7: fits uint64 */
-		sum += lv->v * wh[i] / lv->w;
-	rem = lv->v - sum;	/* < e - a: one each to the first rem */
-	lv->cut = a + rem < e ? (uint32_t)keys[a + rem] : UINT64_MAX;
-	lv->money += code_price(lv->code, sell) * (int64_t)lv->v;
-}
-
-/* The fill of one step from its sort code and low key. */
-static inline uint64_t
-step_fill(const level_t *lv, uint64_t code, uint64_t low, uint64_t wh)
-{
-	if (code < lv->code)
-		return wh;
-	if (code > lv->code)
-		return 0;
-	return lv->v * wh / lv->w + (low < lv->cut);
-}
-
-int
-kx_clear(kx_clear_t *res, uint64_t *fills, bool *included,
-    const kx_order_t *o, size_t n, const kx_params_t *p)
-{
-	uint32_t	*idx = NULL, *inc = NULL, *swh = NULL, *bwh = NULL;
-	uint32_t	*twh = NULL;
-	uint64_t	*sk = NULL, *bk = NULL, *tmp = NULL;
-	uint64_t	 tot[2] = { 0, 0 }, sum, rem_s, rem_b, q, low, code;
-	size_t		 i, ni = 0, ns = 0, nb = 0, si, bi, last_s, last_b, mx;
-	int64_t		 ps, pb, lo, hi, net, price;
-	crypto_generichash_state st;
-	level_t		 ls, lb;
-	uint32_t	 k, c;
-	int		 r, step;
-
-	memset(res, 0, sizeof(*res));
 	if (p->floor > KX_PRICE_MAX || p->ceiling > KX_PRICE_MAX ||
 	    p->fee > KX_PRICE_MAX || p->floor > p->ceiling ||
 	    p->fee >= p->ceiling)
@@ -287,85 +338,286 @@ kx_clear(kx_clear_t *res, uint64_t *fills, bool *included,
 	for (i = 0; i < n; i++)
 		if (kx_order_check(&o[i], &step) != KX_MKT_OK)
 			return KX_MKT_EINVAL;
-	res->floor = p->floor;
-	res->ceiling = p->ceiling;
-	res->fee = p->fee;
-	memset(fills, 0, n * sizeof(*fills));
-	if (included != NULL)
-		memset(included, 0, n * sizeof(*included));
+	return KX_MKT_OK;
+}
 
-	r = KX_MKT_ENOMEM;
-	if (n > 0 && ((idx = malloc(n * sizeof(*idx))) == NULL ||
-	    (inc = malloc(n * sizeof(*inc))) == NULL))
-		goto fail;
-	if ((r = sort_by_id(idx, o, n)) != KX_MKT_OK)
-		goto fail;
+/* kx_order_check's rules, and *sum the order's total wh. */
+static inline int
+order_ok(const kx_order_t *x, uint64_t *sum)
+{
+	uint64_t	 s = 0;
+	uint32_t	 k;
 
-	/* Bounds: ascending id order, an order past 10^12 Wh is left out. */
-	crypto_generichash_init(&st, NULL, 0, 32);
-	for (i = 0; i < n; i++) {
-		const kx_order_t *x = &o[idx[i]];
-
-		for (sum = 0, k = 0; k < x->n; k++)
-			sum += x->wh[k];
-		if (tot[x->side] + sum > KX_MKT_SIDE_MAX)
-			continue;
-		tot[x->side] += sum;
-		inc[ni++] = idx[i];
-		if (x->side == KX_SELL)
-			ns += x->n;
-		else
-			nb += x->n;
-		if (included != NULL)
-			included[idx[i]] = true;
-		crypto_generichash_update(&st, x->id, KX_MKT_ID_LEN);
+	if ((x->side != KX_BUY && x->side != KX_SELL) || x->n < 1 ||
+	    x->n > KX_STEPS_MAX)
+		return 0;
+	for (k = 0; k < x->n; k++) {
+		if (x->wh[k] < 1 || x->wh[k] > KX_WH_STEP_MAX ||
+		    x->price[k] > KX_PRICE_MAX)
+			return 0;
+		if (k > 0 && (x->side == KX_SELL ?
+		    x->price[k] <= x->price[k - 1] :
+		    x->price[k] >= x->price[k - 1]))
+			return 0;
+		s += x->wh[k];
 	}
-	crypto_generichash_final(&st, res->set, 32);
-	res->n_included = ni;
+	*sum = s;
+	return 1;
+}
 
-	r = KX_MKT_ENOMEM;
-	mx = (ns > nb ? ns : nb) + 1;
-	if ((sk = malloc((ns + 1) * sizeof(*sk))) == NULL ||
-	    (bk = malloc((nb + 1) * sizeof(*bk))) == NULL ||
-	    (tmp = malloc(mx * sizeof(*tmp))) == NULL ||
-	    (swh = malloc((ns + 1) * sizeof(*swh))) == NULL ||
-	    (bwh = malloc((nb + 1) * sizeof(*bwh))) == NULL ||
-	    (twh = malloc(mx * sizeof(*twh))) == NULL)
-		goto fail;
+/*
+ * Sorts the order ids (ctx->key, n entries written by the first pass;
+ * tmp: n scratch entries); returns the sorted keys in *ks (ctx->key or
+ * tmp), or KX_MKT_EDUP.
+ */
+static int
+sort_ids(kx_clear_ctx_t *ctx, uint64_t *tmp, uint64_t **ks,
+    const kx_order_t *o, size_t n)
+{
+	uint64_t	*k;
+	size_t		 a, e, j;
 
-	/* Step 1: expand, clamp, net; step 2: sort (wh rides along). */
-	for (ns = nb = 0, i = 0; i < ni; i++) {
-		const kx_order_t *x = &o[inc[i]];
+	k = radix(ctx->key, tmp, n, PFX_SHIFT, 64, ctx->cnt);
+	/* runs that share the prefix: sort by the full id; only those can
+	 * hold two equal ids */
+	for (a = 0; a < n; a = e) {
+		for (e = a + 1; e < n && k[e] >> PFX_SHIFT ==
+		    k[a] >> PFX_SHIFT; e++)
+			;
+		if (e - a < 2)
+			continue;
+		qsort_r(k + a, e - a, sizeof(*k), cmp_key_id,	/* glibc */
+		    (void *)(uintptr_t)o);
+		for (j = a + 1; j < e; j++)
+			if (memcmp(o[k[j - 1] & IDX_MASK].id,
+			    o[k[j] & IDX_MASK].id, KX_MKT_ID_LEN) == 0)
+				return KX_MKT_EDUP;
+	}
+	*ks = k;
+	return KX_MKT_OK;
+}
 
-		for (k = 0; k < x->n; k++) {
-			low = (uint64_t)i << K_BITS | k;
-			c = x->price[k];
-			if (x->side == KX_SELL) {
-				if (c < p->floor)
-					c = p->floor;
-				swh[ns] = (uint32_t)x->wh[k];
-				sk[ns++] = (uint64_t)c << LOW_BITS | low;
-			} else {
-				if (c > p->ceiling)
-					c = p->ceiling;
-				net = (int64_t)c - (int64_t)p->fee;
-				bwh[nb] = (uint32_t)x->wh[k];
-				bk[nb++] = (uint64_t)((int64_t)KX_PRICE_MAX -
-				    net) << LOW_BITS | low;
+/* Makes room for one side's levels: a histogram over its code range when
+ * that range is not much wider than its steps, else packed keys. */
+static int
+side_prepare(side_t *s)
+{
+	uint64_t	 range;
+
+	s->nk = s->nl = s->nm = 0;
+	s->fsum = 0;
+	if (s->steps == 0)
+		return 0;
+	range = (uint64_t)s->hi - s->lo + 1;
+	s->hist = range <= 2 * (uint64_t)s->steps + 4096;
+	if (!GROW(s->buf, s->cap_buf, s->hist ? (size_t)range : s->steps) ||
+	    !GROW(s->lc, s->cap_lc, s->steps) ||
+	    !GROW(s->lw, s->cap_lw, s->steps) ||
+	    !GROW(s->mk, s->cap_mk, s->steps))
+		return -1;
+	if (s->hist)
+		memset(s->buf, 0, (size_t)range * sizeof(*s->buf));
+	return 0;
+}
+
+/* The price levels of one side, ascending codes, from its histogram or
+ * its keys (tmp, cnt: radix scratch). */
+static void
+side_levels(side_t *s, uint64_t *tmp, radix_cnt_t *cnt)
+{
+	uint64_t	*k, range, c;
+	size_t		 i, nl = 0;
+	unsigned	 bits;
+
+	if (s->steps == 0)
+		return;
+	range = (uint64_t)s->hi - s->lo + 1;
+	if (s->hist) {
+		for (c = 0; c < range; c++)
+			if (s->buf[c] != 0) {
+				s->lc[nl] = (uint32_t)c + s->lo;
+				s->lw[nl++] = s->buf[c];
+			}
+	} else {
+		bits = range > 1 ? 64 - (unsigned)__builtin_clzll(range - 1) :
+		    0;
+		k = radix(s->buf, tmp, s->nk, WH_BITS, WH_BITS + bits, cnt);
+		for (i = 0; i < s->nk; i++) {
+			c = k[i] >> WH_BITS;
+			if (nl > 0 && s->lc[nl - 1] == (uint32_t)c + s->lo)
+				s->lw[nl - 1] += k[i] & ((1u << WH_BITS) - 1);
+			else {
+				s->lc[nl] = (uint32_t)c + s->lo;
+				s->lw[nl++] = k[i] & ((1u << WH_BITS) - 1);
 			}
 		}
 	}
-	sort_kv(sk, swh, tmp, twh, ns);
-	sort_kv(bk, bwh, tmp, twh, nb);
+	s->nl = nl;
+}
 
-	/* Step 3: greedy match. */
+/* Step 5 for one side: its marginal level is level `last`; levels below
+ * it are filled fully and what is left of q goes to it. */
+static void
+side_margin(side_t *s, size_t last, uint64_t q, int sell)
+{
+	uint64_t	 below = 0;
+	size_t		 j;
+
+	s->money = 0;
+	for (j = 0; j < last; j++) {
+		below += s->lw[j];
+		s->money += code_price(s->lc[j], sell) * (int64_t)s->lw[j];
+	}
+	s->mcode = s->lc[last];
+	s->w = s->lw[last];
+	s->v = q - below;	/* 0 < v <= w */
+	s->money += code_price(s->mcode, sell) * (int64_t)s->v;
+}
+
+/* The remainder v - sum(floor(v x wh / w)) of a marginal level: one Wh
+ * each to its first steps in (id, k) order. Returns 0, or -1 if the
+ * remainder is not below the level's step count (cannot happen). */
+static int
+side_remainder(side_t *s, uint64_t *fills, size_t ni, uint64_t *tmp,
+    radix_cnt_t *cnt)
+{
+	uint64_t	*k, rem = s->v - s->fsum;
+	size_t		 j;
+	unsigned	 bits;
+
+	if (rem == 0)
+		return 0;
+	if (rem >= s->nm)
+		return -1;
+	/* (rank << K_BITS | k) < ni << K_BITS */
+	bits = 64 - (unsigned)__builtin_clzll((uint64_t)ni << K_BITS);
+	k = radix(s->mk, tmp, s->nm, IDX_BITS, IDX_BITS + bits, cnt);
+	for (j = 0; j < rem; j++)
+		fills[k[j] & IDX_MASK]++;
+	return 0;
+}
+
+int
+kx_clear_with(kx_clear_ctx_t *ctx, kx_clear_t *res, uint64_t *fills,
+    bool *included, const kx_order_t *o, size_t n, const kx_params_t *p)
+{
+	crypto_generichash_state st;
+	uint8_t		 hb[HASH_IDS * KX_MKT_ID_LEN];
+	uint64_t	*ks, tot[2] = { 0, 0 }, sum, q, rem_s, rem_b, f, wh;
+	uint32_t	*info, inf, c, lo, hi, k, rank;
+	size_t		 i, j, nh, ni, si, bi, last_s, last_b, mx;
+	int64_t		 ps, pb, lo_p, hi_p, net, price;
+	side_t		*s, *ss = &ctx->sd[KX_SELL], *sb = &ctx->sd[KX_BUY];
+	const kx_order_t *x;
+	int		 r;
+
+	memset(res, 0, sizeof(*res));
+	if (p->floor > KX_PRICE_MAX || p->ceiling > KX_PRICE_MAX ||
+	    p->fee > KX_PRICE_MAX || p->floor > p->ceiling ||
+	    p->fee >= p->ceiling)
+		return KX_MKT_EINVAL;
+	if (n > KX_MKT_ORDERS_MAX)
+		return KX_MKT_E2BIG;
+	if (!GROW(ctx->key, ctx->cap_key, n) ||
+	    !GROW(ctx->info, ctx->cap_info, n))
+		return (r = check_args(o, n, p)) != KX_MKT_OK ? r :
+		    KX_MKT_ENOMEM;
+	info = ctx->info;
+
+	/* Pass 1, orders as given: checks, id keys, totals, code ranges. */
+	for (j = 0; j < 2; j++) {
+		ctx->sd[j].lo = UINT32_MAX;
+		ctx->sd[j].hi = 0;
+		ctx->sd[j].steps = 0;
+	}
+	for (i = 0; i < n; i++) {
+		x = &o[i];
+		if (!order_ok(x, &sum))
+			return KX_MKT_EINVAL;
+		ctx->key[i] = id_prefix(x->id) >> PFX_SHIFT << PFX_SHIFT | i;
+		/* sum <= 16 x 10^7 < 2^31 */
+		info[i] = (uint32_t)sum | (uint32_t)x->side << 31;
+		s = &ctx->sd[x->side];
+		s->steps += x->n;
+		/* codes never fall along an order's steps */
+		lo = step_code(x, 0, p);
+		hi = step_code(x, x->n - 1, p);
+		if (lo < s->lo)
+			s->lo = lo;
+		if (hi > s->hi)
+			s->hi = hi;
+	}
+	res->floor = p->floor;
+	res->ceiling = p->ceiling;
+	res->fee = p->fee;
+	if (included != NULL)
+		memset(included, 0, n * sizeof(*included));
+
+	/* Bounds and `set`: orders in ascending id order; one past 10^12 Wh
+	 * on its side is left out. info[i] becomes the rank or NOT_IN. The
+	 * id sort borrows fills as its scratch (written last, in pass 3). */
+	if ((r = sort_ids(ctx, fills, &ks, o, n)) != KX_MKT_OK)
+		return r;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (ni = nh = j = 0; j < n; j++) {
+		if (j + PREFETCH < n) {
+			__builtin_prefetch(o[ks[j + PREFETCH] & IDX_MASK].id);
+			__builtin_prefetch(&info[ks[j + PREFETCH] & IDX_MASK]);
+		}
+		i = (size_t)(ks[j] & IDX_MASK);
+		inf = info[i];
+		sum = inf & 0x7fffffffu;
+		if (tot[inf >> 31] + sum > KX_MKT_SIDE_MAX) {
+			info[i] = NOT_IN;
+			continue;
+		}
+		tot[inf >> 31] += sum;
+		info[i] = (uint32_t)ni++;
+		if (included != NULL)
+			included[i] = true;
+		memcpy(hb + nh * KX_MKT_ID_LEN, o[i].id, KX_MKT_ID_LEN);
+		if (++nh == HASH_IDS) {
+			crypto_generichash_update(&st, hb, sizeof(hb));
+			nh = 0;
+		}
+	}
+	crypto_generichash_update(&st, hb, nh * KX_MKT_ID_LEN);
+	crypto_generichash_final(&st, res->set, 32);
+	res->n_included = ni;
+
+	mx = ss->steps > sb->steps ? ss->steps : sb->steps;
+	if (!GROW(ctx->tmp, ctx->cap_tmp, mx) || side_prepare(ss) != 0 ||
+	    side_prepare(sb) != 0)
+		return KX_MKT_ENOMEM;
+
+	/* Pass 2, steps 1 and 2: every included step, clamped, into its
+	 * side's histogram or keys; then each side's price levels. */
+	for (i = 0; i < n; i++) {
+		if (info[i] == NOT_IN)
+			continue;
+		x = &o[i];
+		s = &ctx->sd[x->side];
+		if (s->hist) {
+			for (k = 0; k < x->n; k++)
+				s->buf[step_code(x, k, p) - s->lo] += x->wh[k];
+		} else {
+			for (k = 0; k < x->n; k++)
+				s->buf[s->nk++] = (uint64_t)(step_code(x, k,
+				    p) - s->lo) << WH_BITS | x->wh[k];
+		}
+	}
+	side_levels(ss, ctx->tmp, ctx->cnt);
+	side_levels(sb, ctx->tmp, ctx->cnt);
+
+	/* Step 3: greedy match, level by level (steps of one level are
+	 * consecutive in the protocol's order and share its price). */
 	q = 0;
 	si = bi = 0;
 	last_s = last_b = 0;
-	rem_s = ns > 0 ? swh[0] : 0;
-	rem_b = nb > 0 ? bwh[0] : 0;
-	while (si < ns && bi < nb && code_price(bk[bi] >> LOW_BITS, 0) >=
-	    code_price(sk[si] >> LOW_BITS, 1)) {
+	rem_s = ss->nl > 0 ? ss->lw[0] : 0;
+	rem_b = sb->nl > 0 ? sb->lw[0] : 0;
+	while (si < ss->nl && bi < sb->nl && code_price(sb->lc[bi], 0) >=
+	    code_price(ss->lc[si], 1)) {
 		uint64_t m = rem_s < rem_b ? rem_s : rem_b;
 
 		q += m;
@@ -373,67 +625,84 @@ kx_clear(kx_clear_t *res, uint64_t *fills, bool *included,
 		last_b = bi;
 		rem_s -= m;
 		rem_b -= m;
-		if (rem_s == 0 && ++si < ns)
-			rem_s = swh[si];
-		if (rem_b == 0 && ++bi < nb)
-			rem_b = bwh[bi];
+		if (rem_s == 0 && ++si < ss->nl)
+			rem_s = ss->lw[si];
+		if (rem_b == 0 && ++bi < sb->nl)
+			rem_b = sb->lw[bi];
 	}
 	res->volume = q;
 	if (q == 0) {
-		r = KX_MKT_OK;
-		goto done;	/* no trade: price nil, no fills */
+		memset(fills, 0, n * sizeof(*fills));
+		return KX_MKT_OK;	/* no trade: price nil, no fills */
 	}
 
-	/* Step 4: the price. si, bi are the first steps with volume left. */
-	ps = code_price(sk[last_s] >> LOW_BITS, 1);
-	pb = code_price(bk[last_b] >> LOW_BITS, 0);
-	lo = ps;
-	hi = pb;
-	if (bi < nb && (net = code_price(bk[bi] >> LOW_BITS, 0)) > lo)
-		lo = net;	/* rb */
-	if (si < ns && (price = code_price(sk[si] >> LOW_BITS, 1)) < hi)
-		hi = price;	/* rs */
-	price = kx_floor_half(lo + hi);
+	/* Step 4: the price. si, bi are the first levels with volume left
+	 * (a partly matched level: the rest of its steps counts). */
+	ps = code_price(ss->lc[last_s], 1);
+	pb = code_price(sb->lc[last_b], 0);
+	lo_p = ps;
+	hi_p = pb;
+	if (bi < sb->nl && (net = code_price(sb->lc[bi], 0)) > lo_p)
+		lo_p = net;	/* rb */
+	if (si < ss->nl && (price = code_price(ss->lc[si], 1)) < hi_p)
+		hi_p = price;	/* rs */
+	price = kx_floor_half(lo_p + hi_p);
 	/* lo <= hi and F <= ps <= lo <= P <= hi <= pb <= C - f */
-	if (lo > hi || price < 0 || price > (int64_t)KX_PRICE_MAX) {
-		r = KX_MKT_EINVAL;	/* cannot happen; never a wrong price */
-		goto fail;
-	}
+	if (lo_p > hi_p || price < 0 || price > (int64_t)KX_PRICE_MAX)
+		return KX_MKT_EINVAL;	/* cannot happen; never a wrong price */
 	res->has_price = true;
 	res->price = (uint32_t)price;
 
-	/* Step 5: fills, one pass over the orders in id order. */
-	find_level(&ls, sk, swh, ns, last_s, q, 1);
-	find_level(&lb, bk, bwh, nb, last_b, q, 0);
-	res->surplus = lb.money - ls.money;
-	for (i = 0; i < ni; i++) {
-		const kx_order_t *x = &o[inc[i]];
-		const level_t	*lv = x->side == KX_SELL ? &ls : &lb;
-
-		for (sum = 0, k = 0; k < x->n; k++) {
-			c = x->price[k];
-			if (x->side == KX_SELL)
-				code = c < p->floor ? p->floor : c;
-			else
-				code = (uint64_t)((int64_t)KX_PRICE_MAX -
-				    ((int64_t)(c > p->ceiling ? p->ceiling :
-				    c) - (int64_t)p->fee));
-			sum += step_fill(lv, code, (uint64_t)i << K_BITS | k,
-			    x->wh[k]);
+	/* Step 5: fills. Pass 3, orders as given: steps below the marginal
+	 * code are full, steps at it get floor(v x wh / w) and are kept for
+	 * the remainder, steps above it (and all later ones) get nothing. */
+	side_margin(ss, last_s, q, 1);
+	side_margin(sb, last_b, q, 0);
+	res->surplus = sb->money - ss->money;
+	for (i = 0; i < n; i++) {
+		if ((rank = info[i]) == NOT_IN) {
+			fills[i] = 0;
+			continue;
 		}
-		fills[inc[i]] = sum;
+		x = &o[i];
+		s = &ctx->sd[x->side];
+		for (sum = 0, k = 0; k < x->n; k++) {
+			c = step_code(x, k, p);
+			wh = x->wh[k];
+			if (c < s->mcode)
+				sum += wh;
+			else if (c > s->mcode)
+				break;
+			else {	/* v <= 10^12, wh <= 10^7: fits uint64 */
+				f = s->v * wh / s->w;
+				sum += f;
+				s->fsum += f;
+				s->mk[s->nm++] = ((uint64_t)rank << K_BITS |
+				    k) << IDX_BITS | i;
+			}
+		}
+		fills[i] = sum;
 	}
-	r = KX_MKT_OK;
- done:
- fail:
-	free(twh);
-	free(bwh);
-	free(swh);
-	free(tmp);
-	free(bk);
-	free(sk);
-	free(inc);
-	free(idx);
+	if (side_remainder(ss, fills, ni, ctx->tmp, ctx->cnt) != 0 ||
+	    side_remainder(sb, fills, ni, ctx->tmp, ctx->cnt) != 0)
+		return KX_MKT_EINVAL;	/* cannot happen */
+	return KX_MKT_OK;
+}
+
+int
+kx_clear(kx_clear_t *res, uint64_t *fills, bool *included,
+    const kx_order_t *o, size_t n, const kx_params_t *p)
+{
+	kx_clear_ctx_t	*ctx;
+	int		 r;
+
+	if ((ctx = kx_clear_ctx_new()) == NULL) {
+		memset(res, 0, sizeof(*res));
+		return (r = check_args(o, n, p)) != KX_MKT_OK ? r :
+		    KX_MKT_ENOMEM;
+	}
+	r = kx_clear_with(ctx, res, fills, included, o, n, p);
+	kx_clear_ctx_free(&ctx);
 	return r;
 }
 

@@ -6,8 +6,12 @@
  * Every node and every third-party tool must get the same numbers from the
  * same book, so each rule of the protocol maps to one place in market.c
  * (see docs/market.md). Tuned for books of up to a few million steps:
- * kx_clear sorts the steps once (a radix sort of packed 64-bit keys) and
- * is O(n log n) in the number of orders (the id sort), linear otherwise.
+ * kx_clear reduces each side to its price levels (a histogram, or a radix
+ * sort for a sparse price range) and orders only the marginal levels' steps
+ * by id; it is linear in the steps apart from ids sharing a 33-bit prefix
+ * (sorted by memcmp). A node that clears every slot keeps a
+ * kx_clear_ctx_t, so that its scratch memory is not allocated and faulted
+ * in afresh at every gate.
  */
 #ifndef KX_MARKET_H
 #define KX_MARKET_H
@@ -40,6 +44,9 @@ typedef struct {
 	uint64_t	 wh[KX_STEPS_MAX];	/* 1..KX_WH_STEP_MAX each */
 	uint32_t	 price[KX_STEPS_MAX];	/* 0..KX_PRICE_MAX, monotone */
 } kx_order_t;
+
+/* Scratch memory of kx_clear_with, kept between calls (opaque). */
+typedef struct kx_clear_ctx kx_clear_ctx_t;
 
 /* The result of clearing one slot. */
 typedef struct {
@@ -84,7 +91,8 @@ int	kx_order_check(const kx_order_t *o, int *step);
  * Clears a slot (section 6).
  *
  * fills: n entries, written with each order's fill in Wh, in the order of
- *        `orders` (0 for an order left out by the 10^12 Wh bound).
+ *        `orders` (0 for an order left out by the 10^12 Wh bound); also
+ *        used as scratch memory during the call.
  * included: NULL or n entries, set true for orders inside the bound.
  * orders: n valid orders (kx_order_check) with distinct ids, any order.
  * p: floor, ceiling and fee; prices in range, floor <= ceiling,
@@ -96,6 +104,28 @@ int	kx_order_check(const kx_order_t *o, int *step);
  */
 int	kx_clear(kx_clear_t *res, uint64_t *fills, bool *included,
 	    const kx_order_t *orders, size_t n, const kx_params_t *p)
+	    __attribute__((warn_unused_result));
+
+/*
+ * A work context for kx_clear_with: empty until the first call, then it
+ * keeps the largest scratch buffers a clear needed (12 bytes per order,
+ * and per step up to 40 bytes of which most books touch only a few
+ * percent: pages never touched cost nothing). One
+ * context serves one thread at a time. Returns NULL when out of memory.
+ */
+kx_clear_ctx_t	*kx_clear_ctx_new(void);
+
+/* Frees *ctx and sets it to NULL; ctx or *ctx may be NULL. */
+void	kx_clear_ctx_free(kx_clear_ctx_t **ctx);
+
+/*
+ * kx_clear with the scratch memory of ctx: the same results, bit for bit,
+ * and the same errors. kx_clear is kx_clear_ctx_new, kx_clear_with and
+ * kx_clear_ctx_free.
+ */
+int	kx_clear_with(kx_clear_ctx_t *ctx, kx_clear_t *res, uint64_t *fills,
+	    bool *included, const kx_order_t *orders, size_t n,
+	    const kx_params_t *p)
 	    __attribute__((warn_unused_result));
 
 /*

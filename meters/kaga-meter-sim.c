@@ -2,8 +2,9 @@
  * kaga-meter-sim - a Modbus meter simulator for tests and demos.
  *
  *   kaga-meter-sim --listen 127.0.0.1:PORT | --rtu DEVICE [--baud N]
- *       [--profile sdm630|sunspec|sunspec-float] [--unit N] [--speed X]
- *       [--hour H] [--fault none|noanswer|delay:MS|exception:CODE|garbage]
+ *       [--profile sdm630|sunspec|sunspec-float] [--unit N | --units N,M...]
+ *       [--speed X] [--hour H]
+ *       [--fault none|noanswer|delay:MS|exception:CODE|garbage]
  *
  * Serves an Eastron SDM630 (input registers, float32 ABCD) or a SunSpec
  * device at 40000: model 1 + inverter 103 + meter 203 + battery 802
@@ -11,8 +12,14 @@
  * PV a half sine from 06:00 to 18:00 (JST, or --hour at start), a load
  * with morning and evening peaks, a 10 kWh battery that absorbs surplus
  * and covers deficit; energy counters integrate the grid power. --speed
- * runs the simulated clock faster. TCP: several clients through select();
- * the unit id must match (else exception 11). Exits 0 on SIGTERM/SIGINT.
+ * runs the simulated clock faster. Every unit id served (--unit, or several
+ * with --units) answers for the same installation. TCP: several clients
+ * through select(); a request for another unit id gets exception 11. RTU:
+ * frames are cut here (by length for function codes 1-6, 15, 16, else by
+ * a silence), checked (CRC) and answered only for a served unit id; other
+ * frames are ignored as a device on a shared line ignores them (libmodbus's
+ * own server filter serves one unit id and would then take the next frame
+ * for the other unit's answer and drop it). Exits 0 on SIGTERM/SIGINT.
  * Exit status: 0 after a signal, 1 failure, 2 usage.
  */
 #include <errno.h>
@@ -24,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +44,8 @@
 #define SDM_NREGS	0x100
 #define CLIENTS_MAX	16
 #define BATT_WH		10000.0
+#define UNITS_MAX	256
+#define FRAME_QUIET_MS	20	/* RTU: a silence this long ends a frame */
 
 enum prof { P_SDM630, P_SUNSPEC, P_SUNSPEC_FLOAT };
 enum fault { F_NONE, F_NOANSWER, F_DELAY, F_EXCEPTION, F_GARBAGE };
@@ -330,8 +340,9 @@ usage(void)
 {
 	fprintf(stderr, "usage: kaga-meter-sim --listen HOST:PORT | --rtu DEVICE "
 	    "[--baud N]\n"
-	    "       [--profile sdm630|sunspec|sunspec-float] [--unit N] "
-	    "[--speed X] [--hour H]\n"
+	    "       [--profile sdm630|sunspec|sunspec-float] "
+	    "[--unit N | --units N,M...]\n"
+	    "       [--speed X] [--hour H]\n"
 	    "       [--fault none|noanswer|delay:MS|exception:CODE|garbage]\n");
 }
 
@@ -347,6 +358,31 @@ parse_long(const char *s, long lo, long hi, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* "1,2,7": unit ids 0..255, each at most once, into served[]. */
+static int
+parse_units(const char *s, unsigned char served[UNITS_MAX], long *first)
+{
+	char	 buf[1024], *p, *comma;
+	long	 v;
+	int	 n = 0;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, strlen(s) + 1);
+	memset(served, 0, UNITS_MAX);
+	for (p = buf; ; p = comma + 1) {
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma = '\0';
+		if (parse_long(p, 0, UNITS_MAX - 1, &v) == -1 || served[v])
+			return -1;
+		served[v] = 1;
+		if (n++ == 0)
+			*first = v;
+		if (comma == NULL)
+			return 0;
+	}
 }
 
 static int
@@ -373,14 +409,16 @@ parse_fault(const char *s, enum fault *f, long *arg)
 /* Answers one request in q (length len) on the current socket. */
 static void
 answer(modbus_t *ctx, modbus_mapping_t *map, const uint8_t *q, int len,
-    enum prof prof, int unit, int is_tcp, enum fault fault, long farg)
+    enum prof prof, const unsigned char *served, int is_tcp,
+    enum fault fault, long farg)
 {
 	static const uint8_t	 junk[] = { 0xde, 0xad, 0xbe, 0xef, 0x00,
 	    0x03, 0x07, 0x83, 0x99, 0x12, 0x34 };
 	struct timespec		 ts;
 	ssize_t			 w;
+	int			 unit = q[is_tcp ? 6 : 0];
 
-	if (is_tcp && q[6] != unit) {
+	if (is_tcp && !served[unit]) {
 		modbus_reply_exception(ctx, q, MODBUS_EXCEPTION_GATEWAY_TARGET);
 		return;
 	}
@@ -411,8 +449,8 @@ answer(modbus_t *ctx, modbus_mapping_t *map, const uint8_t *q, int len,
 }
 
 static int
-serve_tcp(modbus_t *ctx, modbus_mapping_t *map, enum prof prof, int unit,
-    enum fault fault, long farg)
+serve_tcp(modbus_t *ctx, modbus_mapping_t *map, enum prof prof,
+    const unsigned char *served, enum fault fault, long farg)
 {
 	uint8_t		 q[MODBUS_TCP_MAX_ADU_LENGTH];
 	int		 lfd, clients[CLIENTS_MAX], nc = 0, i, maxfd, rc, fd;
@@ -460,7 +498,7 @@ serve_tcp(modbus_t *ctx, modbus_mapping_t *map, enum prof prof, int unit,
 			modbus_set_socket(ctx, clients[i]);
 			rc = modbus_receive(ctx, q);
 			if (rc > 0)
-				answer(ctx, map, q, rc, prof, unit, 1, fault,
+				answer(ctx, map, q, rc, prof, served, 1, fault,
 				    farg);
 			else if (rc == -1) {
 				close(clients[i]);
@@ -475,14 +513,91 @@ serve_tcp(modbus_t *ctx, modbus_mapping_t *map, enum prof prof, int unit,
 	return 0;
 }
 
-static int
-serve_rtu(modbus_t *ctx, modbus_mapping_t *map, enum prof prof, int unit,
-    enum fault fault, long farg)
+static uint16_t
+crc16(const uint8_t *p, size_t n)
 {
-	uint8_t		 q[MODBUS_RTU_MAX_ADU_LENGTH];
+	uint16_t	 crc = 0xFFFF;
+	size_t		 i;
+	int		 b;
+
+	for (i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (b = 0; b < 8; b++)
+			crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001) :
+			    (uint16_t)(crc >> 1);
+	}
+	return crc;
+}
+
+/* Waits up to ms for fd to be readable: 1, 0 on timeout, -1 on error. */
+static int
+wait_readable(int fd, int ms)
+{
 	fd_set		 rfds;
 	struct timeval	 tv;
-	int		 fd, rc;
+	int		 rc;
+
+	FD_ZERO(&rfds);
+	FD_SET(fd, &rfds);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	rc = select(fd + 1, &rfds, NULL, NULL, &tv);
+	if (rc == -1 && errno == EINTR)
+		return 0;
+	return rc;
+}
+
+/* The length of the request frame in q[0..n), 0 if unknown yet, -1 never
+ * known (cut it at a silence). */
+static int
+frame_len(const uint8_t *q, int n)
+{
+	if (n < 2)
+		return 0;
+	if (q[1] >= 1 && q[1] <= 6)
+		return 8;
+	if (q[1] == 15 || q[1] == 16)
+		return n < 7 ? 0 : 9 + q[6];
+	return -1;
+}
+
+/*
+ * Reads one RTU frame into q: 0 when nothing came within 200 ms (to look
+ * at the quit flag), the frame's length, or -1 when the port failed.
+ */
+static int
+read_frame(int fd, uint8_t *q, int cap)
+{
+	ssize_t	 r;
+	int	 n = 0, want, rc;
+
+	if ((rc = wait_readable(fd, 200)) <= 0)
+		return rc;
+	for (;;) {
+		r = read(fd, q + n, (size_t)(cap - n));
+		if (r > 0)
+			n += (int)r;
+		else if (r == 0) {
+			errno = EIO;	/* readable but empty: hung up */
+			return -1;
+		} else if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		want = frame_len(q, n);
+		if ((want > 0 && n >= want) || n == cap)
+			return n;
+		if ((rc = wait_readable(fd, FRAME_QUIET_MS)) == -1)
+			return -1;
+		if (rc == 0)
+			return n;	/* silence: the frame ends here */
+	}
+}
+
+static int
+serve_rtu(modbus_t *ctx, modbus_mapping_t *map, enum prof prof,
+    const unsigned char *served, enum fault fault, long farg)
+{
+	uint8_t		 q[MODBUS_RTU_MAX_ADU_LENGTH];
+	int		 fd, n, rc = 0;
 
 	if (modbus_connect(ctx) == -1) {
 		fprintf(stderr, "kaga-meter-sim: open: %s\n",
@@ -492,22 +607,25 @@ serve_rtu(modbus_t *ctx, modbus_mapping_t *map, enum prof prof, int unit,
 	fd = modbus_get_socket(ctx);
 	fprintf(stderr, "kaga-meter-sim: ready\n");
 	while (!quit) {
-		FD_ZERO(&rfds);
-		FD_SET(fd, &rfds);
-		tv.tv_sec = 0;
-		tv.tv_usec = 200000;
-		rc = select(fd + 1, &rfds, NULL, NULL, &tv);
-		if (rc <= 0)
+		if ((n = read_frame(fd, q, (int)sizeof(q))) == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "kaga-meter-sim: read: %s\n",
+			    strerror(errno));
+			rc = 1;
+			break;
+		}
+		/* too short, damaged (or two frames run together), or a
+		 * broadcast: a device keeps quiet */
+		if (n < 4 || crc16(q, (size_t)n - 2) !=
+		    (uint16_t)(q[n - 2] | q[n - 1] << 8) || q[0] == 0 ||
+		    !served[q[0]])
 			continue;
-		rc = modbus_receive(ctx, q);
-		if (rc > 0)
-			answer(ctx, map, q, rc, prof, unit, 0, fault, farg);
-		else if (rc == -1 && errno != EMBBADCRC && errno != ETIMEDOUT &&
-		    errno != EMBBADDATA && errno != EMBXILFUN)
-			modbus_flush(ctx);
+		modbus_set_slave(ctx, q[0]);
+		answer(ctx, map, q, n, prof, served, 0, fault, farg);
 	}
 	modbus_close(ctx);
-	return 0;
+	return rc;
 }
 
 int
@@ -519,6 +637,7 @@ main(int argc, char **argv)
 		{ "baud", required_argument, NULL, 'b' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "unit", required_argument, NULL, 'u' },
+		{ "units", required_argument, NULL, 'U' },
 		{ "speed", required_argument, NULL, 's' },
 		{ "hour", required_argument, NULL, 'H' },
 		{ "fault", required_argument, NULL, 'f' },
@@ -530,6 +649,8 @@ main(int argc, char **argv)
 	enum prof		 prof = P_SDM630;
 	enum fault		 fault = F_NONE;
 	long			 unit = 1, port = 0, baud = 9600, farg = 0, v;
+	unsigned char		 served[UNITS_MAX];
+	int			 units_given = 0;
 	double			 hour = -1;
 	modbus_t		*ctx = NULL;
 	modbus_mapping_t	*map = NULL;
@@ -538,6 +659,8 @@ main(int argc, char **argv)
 	int			 ch, rc;
 
 	st.speed = 1.0;
+	memset(served, 0, sizeof(served));
+	served[1] = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
@@ -561,7 +684,15 @@ main(int argc, char **argv)
 				goto bad;
 			break;
 		case 'u':
-			if (parse_long(optarg, 0, 255, &unit) == -1)
+			if (units_given++ ||
+			    parse_long(optarg, 0, 255, &unit) == -1)
+				goto bad;
+			memset(served, 0, sizeof(served));
+			served[unit] = 1;
+			break;
+		case 'U':
+			if (units_given++ ||
+			    parse_units(optarg, served, &unit) == -1)
 				goto bad;
 			break;
 		case 's':
@@ -644,9 +775,9 @@ main(int argc, char **argv)
 		fill_sunspec(map->tab_registers, prof == P_SUNSPEC_FLOAT,
 		    (int)unit);
 	if (listen != NULL)
-		rc = serve_tcp(ctx, map, prof, (int)unit, fault, farg);
+		rc = serve_tcp(ctx, map, prof, served, fault, farg);
 	else
-		rc = serve_rtu(ctx, map, prof, (int)unit, fault, farg);
+		rc = serve_rtu(ctx, map, prof, served, fault, farg);
 	modbus_mapping_free(map);
 	modbus_free(ctx);
 	return rc;

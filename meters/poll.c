@@ -1,6 +1,8 @@
 /*
  * poll.c - the poller: an array of devices, each with its settings,
- * schedule, counters and slot accumulator (see poll.h).
+ * schedule, counters and slot accumulator (see poll.h). Modbus devices
+ * on the same serial port or TCP host:port share one bus (device.h);
+ * the buses are found through the devices, which hold them.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -28,6 +30,7 @@ struct kx_poller {
 	kx_poll_reading_fn	 on_reading;
 	kx_poll_slot_fn		 on_slot;
 	void			*ctx;
+	char			 err[KX_POLL_ERR_MAX];	/* last add failure */
 };
 
 void
@@ -82,14 +85,29 @@ add(kx_poller_t *self, pdev_t *d, const kx_poll_dev_conf_t *pconf)
 	else
 		kx_poll_dev_conf_init(&d->conf);
 	if (d->conf.period_ms < 1 || d->conf.retries < 0 ||
-	    d->conf.backoff_max_ms < d->conf.period_ms ||
-	    memchr(d->conf.name, '\0', sizeof(d->conf.name)) == NULL ||
-	    kx_slot_init(&d->slots, &d->conf.slot) != KX_METER_OK)
+	    d->conf.backoff_max_ms < d->conf.period_ms) {
+		snprintf(self->err, sizeof(self->err), "period %d ms, retries "
+		    "%d, back-off cap %d ms: need period >= 1, retries >= 0, "
+		    "cap >= period", d->conf.period_ms, d->conf.retries,
+		    d->conf.backoff_max_ms);
 		return KX_METER_EARG;
+	}
+	if (memchr(d->conf.name, '\0', sizeof(d->conf.name)) == NULL) {
+		snprintf(self->err, sizeof(self->err), "name too long");
+		return KX_METER_EARG;
+	}
+	if (kx_slot_init(&d->slots, &d->conf.slot) != KX_METER_OK) {
+		snprintf(self->err, sizeof(self->err), "bad slot settings "
+		    "(slot_s >= 1, max_power_w, tol_wh, gap_ms >= 0)");
+		return KX_METER_EARG;
+	}
 	if (self->ndevs == self->cap) {
 		ncap = self->cap == 0 ? 8 : self->cap * 2;
-		if ((nd = realloc(self->devs, ncap * sizeof(*nd))) == NULL)
+		if ((nd = realloc(self->devs, ncap * sizeof(*nd))) == NULL) {
+			snprintf(self->err, sizeof(self->err),
+			    "out of memory");
 			return KX_METER_ENOMEM;
+		}
 		self->devs = nd;
 		self->cap = ncap;
 	}
@@ -104,21 +122,57 @@ add(kx_poller_t *self, pdev_t *d, const kx_poll_dev_conf_t *pconf)
 	return (int)self->ndevs++;
 }
 
+/* The bus of an earlier device that dconf addresses, or NULL. */
+static kx_meter_bus_t *
+find_bus(const kx_poller_t *self, const kx_dev_conf_t *dconf)
+{
+	kx_meter_bus_t	*bus;
+	size_t		 i;
+
+	for (i = 0; i < self->ndevs; i++) {
+		if (self->devs[i]->dev == NULL)
+			continue;
+		bus = kx_meter_dev_bus(self->devs[i]->dev);
+		if (kx_meter_bus_same(bus, dconf))
+			return bus;
+	}
+	return NULL;
+}
+
 int
 kx_poll_add(kx_poller_t *self, const kx_dev_conf_t *dconf,
     const kx_profile_t *profile, const kx_poll_dev_conf_t *pconf)
 {
-	pdev_t	*d;
-	int	 rc;
+	kx_meter_bus_t	*bus;
+	pdev_t		*d;
+	int		 rc;
 
-	if (self == NULL || dconf == NULL || profile == NULL ||
-	    self->ndevs >= INT32_MAX)
+	if (self == NULL)
 		return KX_METER_EARG;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
+	self->err[0] = '\0';
+	if (profile == NULL || self->ndevs >= INT32_MAX) {
+		snprintf(self->err, sizeof(self->err), "%s", profile == NULL ?
+		    "no profile" : "too many devices");
+		return KX_METER_EARG;
+	}
+	if ((rc = kx_dev_conf_check(dconf, self->err, sizeof(self->err))) !=
+	    KX_METER_OK)
+		return rc;
+	/* a unit on a port or host:port already polled shares its bus */
+	if ((bus = find_bus(self, dconf)) != NULL &&
+	    (rc = kx_meter_bus_check(bus, dconf, self->err,
+	    sizeof(self->err))) != KX_METER_OK)
+		return rc;
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		snprintf(self->err, sizeof(self->err), "out of memory");
 		return KX_METER_ENOMEM;
-	if ((d->dev = kx_meter_dev_new(dconf, profile)) == NULL) {
+	}
+	d->dev = bus != NULL ? kx_meter_dev_new_on(bus, dconf, profile) :
+	    kx_meter_dev_new(dconf, profile);
+	if (d->dev == NULL) {
 		free(d);
-		return KX_METER_EARG;
+		snprintf(self->err, sizeof(self->err), "out of memory");
+		return KX_METER_ENOMEM;
 	}
 	if ((rc = add(self, d, pconf)) < 0) {
 		kx_meter_dev_destroy(&d->dev);
@@ -134,10 +188,18 @@ kx_poll_add_fn(kx_poller_t *self, kx_poll_read_fn fn, void *fn_ctx,
 	pdev_t	*d;
 	int	 rc;
 
-	if (self == NULL || fn == NULL || self->ndevs >= INT32_MAX)
+	if (self == NULL)
 		return KX_METER_EARG;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
+	self->err[0] = '\0';
+	if (fn == NULL || self->ndevs >= INT32_MAX) {
+		snprintf(self->err, sizeof(self->err), "%s", fn == NULL ?
+		    "no reading function" : "too many devices");
+		return KX_METER_EARG;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		snprintf(self->err, sizeof(self->err), "out of memory");
 		return KX_METER_ENOMEM;
+	}
 	d->fn = fn;
 	d->fn_ctx = fn_ctx;
 	if ((rc = add(self, d, pconf)) < 0)
@@ -293,6 +355,31 @@ const char *
 kx_poll_name(const kx_poller_t *self, size_t i)
 {
 	return i < self->ndevs ? self->devs[i]->conf.name : NULL;
+}
+
+const char *
+kx_poll_add_error(const kx_poller_t *self, int rc)
+{
+	if (self != NULL && self->err[0] != '\0')
+		return self->err;
+	return kx_meter_strerror(rc);
+}
+
+const kx_meter_bus_t *
+kx_poll_bus(const kx_poller_t *self, size_t i)
+{
+	if (i >= self->ndevs || self->devs[i]->dev == NULL)
+		return NULL;
+	return kx_meter_dev_bus(self->devs[i]->dev);
+}
+
+int
+kx_poll_restore(kx_poller_t *self, size_t i, const uint8_t *state,
+    size_t len)
+{
+	if (i >= self->ndevs || state == NULL)
+		return KX_METER_EARG;
+	return kx_slot_restore(&self->devs[i]->slots, state, len);
 }
 
 void

@@ -6,12 +6,18 @@
  * monotonic milliseconds. A pass reads every device that is due, each at
  * most retries + 1 times (a device that is offline is probed with one
  * attempt), so a dead device costs the others at most its own budget
- * timeout_ms x (retries + 1) per pass, and only when it is due. A device
- * whose pass failed k times in a row is next tried after
- * min(period x 2^k, backoff_max); a good reading puts it back on its
- * period. The Modbus device closes its connection after any error and
- * reconnects on the next read, so a restarted server is picked up by the
- * next probe.
+ * timeout_ms x (retries + 1) per pass (plus the configured gaps before
+ * its requests), and only when it is due. A device whose pass failed k
+ * times in a row is next tried after min(period x 2^k, backoff_max); a
+ * good reading puts it back on its period.
+ *
+ * Modbus devices with the same RTU device or the same TCP host:port share
+ * one bus (device.h): one serial port or connection, requests one at a
+ * time with the gaps of kx_dev_conf_t. The bound above holds on a shared
+ * bus too: a dead unit's timeouts only flush an RTU port (it is not
+ * reopened, the live units on it do not notice), while a TCP connection
+ * is closed after any error other than an exception and reconnected by
+ * the next request, so a restarted server is picked up by the next probe.
  *
  * Each good reading goes through the device's slot accumulator (slot.h:
  * plausibility of the energy counters, slot totals) and then to the
@@ -84,8 +90,11 @@ void		 kx_poll_destroy(kx_poller_t **self_p);
 /*
  * Adds a Modbus device for dconf and profile (borrowed; must outlive the
  * poller); pconf NULL = defaults. The poller owns the device; it is first
- * due at once. Returns the device index (>= 0) or KX_METER_EARG /
- * KX_METER_ENOMEM.
+ * due at once. A device whose RTU device or TCP host:port is already
+ * polled joins that bus (kx_meter_bus_same); on RTU its baud, parity and
+ * stop bits must then be the bus's, else it is refused. Returns the
+ * device index (>= 0) or KX_METER_EARG / KX_METER_ENOMEM, with the reason
+ * in kx_poll_add_error.
  */
 int	kx_poll_add(kx_poller_t *self, const kx_dev_conf_t *dconf,
 	    const kx_profile_t *profile, const kx_poll_dev_conf_t *pconf)
@@ -95,6 +104,14 @@ int	kx_poll_add(kx_poller_t *self, const kx_dev_conf_t *dconf,
 int	kx_poll_add_fn(kx_poller_t *self, kx_poll_read_fn fn, void *fn_ctx,
 	    const kx_poll_dev_conf_t *pconf)
 	    __attribute__((warn_unused_result));
+
+/*
+ * Why the last kx_poll_add or kx_poll_add_fn failed, e.g. "bus
+ * /dev/ttyUSB0: unit 7 wants 9600 baud, the bus runs at 19200 (unit 1)";
+ * kx_meter_strerror(rc) when there is no better text (borrowed, valid
+ * until the next add).
+ */
+const char	*kx_poll_add_error(const kx_poller_t *self, int rc);
 
 /*
  * One pass at now_ms (the caller's monotonic clock): reads every device
@@ -126,6 +143,21 @@ const kx_slot_acc_t	*kx_poll_slots(const kx_poller_t *self, size_t i);
 
 /* The name of device i ("devN" when none was given), or NULL. */
 const char	*kx_poll_name(const kx_poller_t *self, size_t i);
+
+/*
+ * The bus of device i (borrowed; device.h kx_meter_bus_name and
+ * kx_meter_bus_stats), or NULL for a reading function or i out of range.
+ * Devices sharing a bus return the same pointer.
+ */
+const kx_meter_bus_t	*kx_poll_bus(const kx_poller_t *self, size_t i);
+
+/*
+ * Restores device i's slot accumulator from a kx_slot_save record (slot.h
+ * kx_slot_restore), before its first reading. Returns KX_METER_OK, or
+ * KX_METER_EARG (i out of range, record refused; nothing changed).
+ */
+int	kx_poll_restore(kx_poller_t *self, size_t i, const uint8_t *state,
+	    size_t len) __attribute__((warn_unused_result));
 
 /*
  * The wait after k >= 1 failed passes: min(period_ms x 2^k, cap_ms);

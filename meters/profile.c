@@ -7,6 +7,8 @@
  * they are given. See profile.h for the units.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "profile.h"
@@ -57,7 +59,7 @@ kx_rtype_words(kx_rtype_t type)
 
 /* Assembles A..D (A most significant) from two registers. -1: bad order. */
 static int
-get32(uint32_t *v, const uint16_t *r, kx_order_t order)
+get32(uint32_t *v, const uint16_t *r, kx_word_order_t order)
 {
 	uint32_t	 b0 = r[0] >> 8, b1 = r[0] & 0xff;
 	uint32_t	 b2 = r[1] >> 8, b3 = r[1] & 0xff;
@@ -80,7 +82,7 @@ get32(uint32_t *v, const uint16_t *r, kx_order_t order)
 }
 
 void
-kx_reg_encode32(uint16_t out[2], uint32_t v, kx_order_t order)
+kx_reg_encode32(uint16_t out[2], uint32_t v, kx_word_order_t order)
 {
 	uint16_t	 a = v >> 24, b = (v >> 16) & 0xff;
 	uint16_t	 c = (v >> 8) & 0xff, d = v & 0xff;
@@ -106,7 +108,7 @@ kx_reg_encode32(uint16_t out[2], uint32_t v, kx_order_t order)
 }
 
 void
-kx_reg_encode_float(uint16_t out[2], float f, kx_order_t order)
+kx_reg_encode_float(uint16_t out[2], float f, kx_word_order_t order)
 {
 	uint32_t	 v;
 
@@ -116,7 +118,7 @@ kx_reg_encode_float(uint16_t out[2], float f, kx_order_t order)
 
 int
 kx_reg_decode(kx_val_t *out, const uint16_t *regs, size_t n,
-    kx_rtype_t type, kx_order_t order)
+    kx_rtype_t type, kx_word_order_t order)
 {
 	size_t		 words = kx_rtype_words(type);
 	uint32_t	 v = 0;
@@ -322,6 +324,179 @@ static const kx_profile_t profiles[] = {
 	{ "sunspec", KX_PROFILE_SUNSPEC, NULL, 0, 0 },
 };
 
+static const char *const quantity_names[] = {
+	[KX_Q_NONE] = NULL,
+	[KX_Q_POWER_W] = "power_w",
+	[KX_Q_IMPORT_WH] = "import_wh",
+	[KX_Q_EXPORT_WH] = "export_wh",
+	[KX_Q_VOLT_L1] = "voltage_l1_mv",
+	[KX_Q_VOLT_L2] = "voltage_l2_mv",
+	[KX_Q_VOLT_L3] = "voltage_l3_mv",
+	[KX_Q_CURR_L1] = "current_l1_ma",
+	[KX_Q_CURR_L2] = "current_l2_ma",
+	[KX_Q_CURR_L3] = "current_l3_ma",
+	[KX_Q_POWER_L1] = "power_l1_w",
+	[KX_Q_POWER_L2] = "power_l2_w",
+	[KX_Q_POWER_L3] = "power_l3_w",
+	[KX_Q_FREQ] = "frequency_mhz",
+	[KX_Q_PV_W] = "pv_w",
+	[KX_Q_PV_WH] = "pv_wh",
+	[KX_Q_BATT_W] = "battery_w",
+	[KX_Q_SOC] = "soc_permille",
+};
+
+#define NQUANT	(sizeof(quantity_names) / sizeof(quantity_names[0]))
+
+int
+kx_quantity_of(const char *name)
+{
+	size_t	 i;
+
+	for (i = 1; name != NULL && i < NQUANT; i++)
+		if (strcmp(quantity_names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+kx_quantity_name(kx_quantity_t q)
+{
+	if ((size_t)q >= NQUANT || quantity_names[q] == NULL)
+		return "?";
+	return quantity_names[q];
+}
+
+int
+kx_rtype_of(const char *name)
+{
+	static const struct { const char *s; kx_rtype_t t; } tab[] = {
+		{ "u16", KX_T_U16 }, { "i16", KX_T_I16 },
+		{ "u32", KX_T_U32 }, { "i32", KX_T_I32 },
+		{ "float32", KX_T_FLOAT32 }, { "acc32", KX_T_ACC32 },
+	};
+	size_t	 i;
+
+	for (i = 0; name != NULL && i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strcmp(tab[i].s, name) == 0)
+			return (int)tab[i].t;
+	return -1;
+}
+
+int
+kx_order_of(const char *name)
+{
+	static const struct { const char *s; kx_word_order_t o; } tab[] = {
+		{ "abcd", KX_O_ABCD }, { "dcba", KX_O_DCBA },
+		{ "badc", KX_O_BADC }, { "cdab", KX_O_CDAB },
+	};
+	size_t	 i;
+
+	for (i = 0; name != NULL && i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strcmp(tab[i].s, name) == 0)
+			return (int)tab[i].o;
+	return -1;
+}
+
+static int
+point_cmp(const void *a, const void *b)
+{
+	const kx_point_t	*x = a, *y = b;
+
+	if (x->fc != y->fc)
+		return x->fc < y->fc ? -1 : 1;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return (x->q > y->q) - (x->q < y->q);
+}
+
+/* The phase (1..3) a per-phase quantity names, or 0. */
+static int
+phase_of(kx_quantity_t q)
+{
+	if (q >= KX_Q_VOLT_L1 && q <= KX_Q_VOLT_L3)
+		return (int)(q - KX_Q_VOLT_L1) + 1;
+	if (q >= KX_Q_CURR_L1 && q <= KX_Q_CURR_L3)
+		return (int)(q - KX_Q_CURR_L1) + 1;
+	if (q >= KX_Q_POWER_L1 && q <= KX_Q_POWER_L3)
+		return (int)(q - KX_Q_POWER_L1) + 1;
+	return 0;
+}
+
+int
+kx_profile_build(kx_profile_t *p, const char *name, kx_point_t *points,
+    size_t npoints, char *err, size_t errlen)
+{
+	char		 dummy[1];
+	size_t		 i, j, w;
+	int		 ph = 0;
+
+	if (err == NULL || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (p == NULL || name == NULL || points == NULL || npoints == 0) {
+		snprintf(err, errlen, "a profile needs at least one point");
+		return KX_METER_EARG;
+	}
+	if (npoints > KX_PROFILE_POINTS_MAX) {
+		snprintf(err, errlen, "more than %d points",
+		    KX_PROFILE_POINTS_MAX);
+		return KX_METER_EARG;
+	}
+	for (i = 0; i < npoints; i++) {
+		const kx_point_t	*pt = &points[i];
+
+		if ((size_t)pt->q >= NQUANT || pt->q == KX_Q_NONE) {
+			snprintf(err, errlen, "point %zu: unknown quantity",
+			    i + 1);
+			return KX_METER_EARG;
+		}
+		if (pt->fc != 3 && pt->fc != 4) {
+			snprintf(err, errlen, "%s: function code %u (3 "
+			    "holding or 4 input registers)",
+			    quantity_names[pt->q], pt->fc);
+			return KX_METER_EARG;
+		}
+		if (pt->type == KX_T_SUNSSF ||
+		    (w = kx_rtype_words(pt->type)) == 0) {
+			snprintf(err, errlen, "%s: unknown register type",
+			    quantity_names[pt->q]);
+			return KX_METER_EARG;
+		}
+		if ((uint32_t)pt->addr + w > 0x10000) {
+			snprintf(err, errlen, "%s: register %u runs past "
+			    "65535", quantity_names[pt->q], pt->addr);
+			return KX_METER_EARG;
+		}
+		if ((unsigned)pt->order > KX_O_CDAB) {
+			snprintf(err, errlen, "%s: unknown word order",
+			    quantity_names[pt->q]);
+			return KX_METER_EARG;
+		}
+		if (pt->scale < -18 || pt->scale > 18 || pt->sf != -1) {
+			snprintf(err, errlen, "%s: scale %d out of range "
+			    "-18..18", quantity_names[pt->q], pt->scale);
+			return KX_METER_EARG;
+		}
+		for (j = 0; j < i; j++)
+			if (points[j].q == pt->q) {
+				snprintf(err, errlen, "%s: given twice",
+				    quantity_names[pt->q]);
+				return KX_METER_EARG;
+			}
+		if (phase_of(pt->q) > ph)
+			ph = phase_of(pt->q);
+	}
+	qsort(points, npoints, sizeof(*points), point_cmp);
+	p->name = name;
+	p->kind = KX_PROFILE_TABLE;
+	p->points = points;
+	p->npoints = npoints;
+	p->nphases = ph;
+	return KX_METER_OK;
+}
+
 const kx_profile_t *
 kx_profile_find(const char *name)
 {
@@ -369,7 +544,7 @@ kx_profile_read(kx_reading_t *r, const kx_profile_t *p, kx_read_fn rd,
 			    end - p->points[k].addr, 0);
 	}
 	r->nphases = p->nphases;
-	if ((r->flags & (KX_RD_POWER | KX_RD_IMPORT | KX_RD_EXPORT)) == 0)
+	if (r->flags == 0)
 		return KX_METER_ENODATA;
 	return KX_METER_OK;
 }

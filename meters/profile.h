@@ -47,7 +47,7 @@ typedef enum {
  * to D land in the register stream: ABCD big-endian, DCBA little-endian,
  * BADC byte-swapped big-endian, CDAB word-swapped.
  */
-typedef enum { KX_O_ABCD, KX_O_DCBA, KX_O_BADC, KX_O_CDAB } kx_order_t;
+typedef enum { KX_O_ABCD, KX_O_DCBA, KX_O_BADC, KX_O_CDAB } kx_word_order_t;
 
 typedef enum {
 	KX_Q_NONE,
@@ -77,7 +77,7 @@ typedef struct {
 	uint8_t		 fc;	/* 3 holding or 4 input registers */
 	uint16_t	 addr;	/* register; SunSpec: offset from the ID */
 	kx_rtype_t	 type;
-	kx_order_t	 order;
+	kx_word_order_t	 order;
 	int8_t		 scale;	/* power of ten to the internal unit */
 	int32_t		 sf;	/* SunSpec: offset of the sunssf, or -1 */
 	const char	*unit;	/* the device's unit, for documentation */
@@ -147,7 +147,7 @@ size_t	kx_rtype_words(kx_rtype_t type);
  * acc32 0, sunssf 0x8000, float32 NaN), KX_METER_ESHORT or KX_METER_ETYPE.
  */
 int	kx_reg_decode(kx_val_t *out, const uint16_t *regs, size_t n,
-	    kx_rtype_t type, kx_order_t order)
+	    kx_rtype_t type, kx_word_order_t order)
 	    __attribute__((warn_unused_result));
 
 /*
@@ -158,8 +158,8 @@ int	kx_val_to_fixed(int64_t *out, const kx_val_t *v, int exp10)
 	    __attribute__((warn_unused_result));
 
 /* Encoders used by the simulator and the tests (inverse of the decoder). */
-void	kx_reg_encode32(uint16_t out[2], uint32_t v, kx_order_t order);
-void	kx_reg_encode_float(uint16_t out[2], float f, kx_order_t order);
+void	kx_reg_encode32(uint16_t out[2], uint32_t v, kx_word_order_t order);
+void	kx_reg_encode_float(uint16_t out[2], float f, kx_word_order_t order);
 
 /*
  * Stores value (already in the internal unit) into the reading field of
@@ -168,6 +168,32 @@ void	kx_reg_encode_float(uint16_t out[2], float f, kx_order_t order);
 void	kx_reading_set(kx_reading_t *r, kx_quantity_t q, int64_t value);
 int	kx_reading_has(const kx_reading_t *r, kx_quantity_t q);
 
+/*
+ * Names of quantities, register types and word orders as configuration
+ * files spell them (docs/meters.md "Generic profiles"): "power_w",
+ * "voltage_l1_mv", ...; "u16", ..., "float32"; "abcd", "dcba", "badc",
+ * "cdab". Each returns the enum value, or -1 for an unknown name
+ * (KX_Q_NONE and KX_T_SUNSSF have no configuration name).
+ */
+int		 kx_quantity_of(const char *name);
+const char	*kx_quantity_name(kx_quantity_t q);	/* "?" if unknown */
+int		 kx_rtype_of(const char *name);
+int		 kx_order_of(const char *name);
+
+#define KX_PROFILE_POINTS_MAX	64	/* points of a configured profile */
+
+/*
+ * Completes a table profile built at run time from npoints points: sorts
+ * them by (function code, address), checks each (fc 3 or 4, a known type
+ * other than sunssf, the value inside registers 0..65535, no quantity
+ * twice, scale -18..18) and sets p->points, p->npoints, p->nphases (the
+ * highest phase any per-phase point names) and p->kind. name is borrowed.
+ * Returns KX_METER_OK, or KX_METER_EARG with a one-line reason in err.
+ */
+int	kx_profile_build(kx_profile_t *p, const char *name, kx_point_t *points,
+	    size_t npoints, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+
 /* Built-in profiles: "sdm630", "sdm120", "sunspec"; NULL if unknown. */
 const kx_profile_t	*kx_profile_find(const char *name);
 
@@ -175,7 +201,8 @@ const kx_profile_t	*kx_profile_find(const char *name);
  * Reads a table profile through rd: points merged into blocks of at most
  * 125 registers of one function code. Fills r (flags, nphases; not ts).
  * Points whose value is not implemented or implausible are left unset.
- * Returns KX_METER_OK, a transport error, or KX_METER_ENODATA.
+ * Returns KX_METER_OK, a transport error, or KX_METER_ENODATA (no point
+ * gave a value).
  */
 int	kx_profile_read(kx_reading_t *r, const kx_profile_t *p,
 	    kx_read_fn rd, void *ctx) __attribute__((warn_unused_result));

@@ -253,3 +253,117 @@ kx_slot_flush(const kx_slot_acc_t *a, kx_slot_emit_fn emit, void *ctx)
 		t.flags |= KX_SLOT_F_PARTIAL;
 	emit(ctx, &t);
 }
+
+static void
+put64(uint8_t **p, int64_t v)
+{
+	uint64_t	 u = (uint64_t)v;
+	int		 i;
+
+	for (i = 0; i < 8; i++)
+		(*p)[i] = (uint8_t)(u >> (8 * i));
+	*p += 8;
+}
+
+static int64_t
+get64(const uint8_t **p)
+{
+	uint64_t	 u = 0;
+	int		 i;
+
+	for (i = 0; i < 8; i++)
+		u |= (uint64_t)(*p)[i] << (8 * i);
+	*p += 8;
+	return (int64_t)u;
+}
+
+void
+kx_slot_save(const kx_slot_acc_t *a, uint8_t out[KX_SLOT_STATE_LEN])
+{
+	uint8_t	*p = out;
+	int	 i;
+
+	memcpy(p, "KXS1", 4);
+	p += 4;
+	put64(&p, a->conf.slot_s);
+	put64(&p, a->started);
+	put64(&p, a->last_ts);
+	put64(&p, a->cur.start_ms);
+	put64(&p, a->cur.len_ms);
+	for (i = 0; i < KX_SLOT_NCH; i++)
+		put64(&p, a->cur.wh[i]);
+	put64(&p, a->cur.covered_ms);
+	put64(&p, a->cur.flags);
+	for (i = 0; i < KX_SLOT_NCH; i++) {
+		put64(&p, a->ch[i].have);
+		put64(&p, a->ch[i].val);
+		put64(&p, a->ch[i].ts);
+		put64(&p, a->ch[i].have_cand);
+		put64(&p, a->ch[i].cand_val);
+		put64(&p, a->ch[i].cand_ts);
+	}
+}
+
+int
+kx_slot_restore(kx_slot_acc_t *a, const uint8_t *state, size_t len)
+{
+	kx_slot_acc_t	 b;
+	const uint8_t	*p = state;
+	int64_t		 v[28], slen;
+	int		 i, k = 0;
+
+	if (a == NULL || state == NULL || len != KX_SLOT_STATE_LEN ||
+	    memcmp(state, "KXS1", 4) != 0)
+		return KX_METER_EARG;
+	p += 4;
+	for (i = 0; i < 28; i++)
+		v[i] = get64(&p);
+	b = *a;
+	slen = (int64_t)b.conf.slot_s * 1000;
+	if (v[k++] != b.conf.slot_s)
+		return KX_METER_EARG;
+	if (v[k] != 0 && v[k] != 1)
+		return KX_METER_EARG;
+	b.started = (int)v[k++];
+	b.last_ts = v[k++];
+	b.cur.start_ms = v[k++];
+	b.cur.len_ms = v[k++];
+	for (i = 0; i < KX_SLOT_NCH; i++)
+		b.cur.wh[i] = v[k++];
+	b.cur.covered_ms = v[k++];
+	if (v[k] < 0 || v[k] > 0x1f)
+		return KX_METER_EARG;
+	b.cur.flags = (uint32_t)v[k++];
+	for (i = 0; i < KX_SLOT_NCH; i++) {
+		kx_slot_chan_t	*c = &b.ch[i];
+
+		if ((v[k] != 0 && v[k] != 1) || (v[k + 3] != 0 && v[k + 3] != 1))
+			return KX_METER_EARG;
+		c->have = (int)v[k];
+		c->val = v[k + 1];
+		c->ts = v[k + 2];
+		c->have_cand = (int)v[k + 3];
+		c->cand_val = v[k + 4];
+		c->cand_ts = v[k + 5];
+		k += 6;
+		if (c->val < 0 || c->cand_val < 0 ||
+		    (c->have && (!b.started || c->ts > b.last_ts)) ||
+		    (c->have_cand && (!c->have || c->cand_ts > b.last_ts)))
+			return KX_METER_EARG;
+	}
+	if (b.started) {
+		if (b.cur.start_ms < 0 || b.cur.len_ms != slen || floor_div(b.cur.start_ms, slen) *
+		    slen != b.cur.start_ms || b.last_ts < b.cur.start_ms ||
+		    b.last_ts - b.cur.start_ms >= slen ||
+		    b.cur.covered_ms < 0 || b.cur.covered_ms > slen)
+			return KX_METER_EARG;
+		for (i = 0; i < KX_SLOT_NCH; i++)
+			if (b.cur.wh[i] < 0)
+				return KX_METER_EARG;
+	} else if (b.cur.start_ms != 0 || b.cur.len_ms != 0 ||
+	    b.last_ts != 0 || b.cur.covered_ms != 0 || b.cur.flags != 0 ||
+	    b.cur.wh[0] != 0 || b.cur.wh[1] != 0 || b.cur.wh[2] != 0)
+		return KX_METER_EARG;
+	*a = b;
+	return KX_METER_OK;
+}

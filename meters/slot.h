@@ -18,6 +18,7 @@
 #ifndef KX_METER_SLOT_H
 #define KX_METER_SLOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "profile.h"
@@ -112,6 +113,28 @@ uint32_t	kx_slot_add_reading(kx_slot_acc_t *a, const kx_reading_t *r,
 /* Emits the open slot as it stands (KX_SLOT_F_FLUSH), e.g. at shutdown. */
 void	kx_slot_flush(const kx_slot_acc_t *a, kx_slot_emit_fn emit,
 	    void *ctx);
+
+/*
+ * The state that must survive a restart (the open slot, each counter's
+ * baseline and candidate), as KX_SLOT_STATE_LEN bytes: "KXS1" and 28
+ * little-endian int64s. Restoring it makes the next reading after a
+ * restart spread its counter increase over the time the node was down,
+ * so no energy is lost or counted twice. Statistics are not saved.
+ */
+#define KX_SLOT_STATE_LEN	(4 + 28 * 8)
+
+void	kx_slot_save(const kx_slot_acc_t *a, uint8_t out[KX_SLOT_STATE_LEN]);
+
+/*
+ * Restores a saved state into a (initialised with kx_slot_init: its conf
+ * is kept). Refuses, leaving a unchanged, a record of the wrong length or
+ * magic, another slot length, or values that cannot come from kx_slot_add
+ * (negative totals or counters, the open slot not holding the last
+ * reading, a baseline after it, flags or booleans out of range).
+ * Returns KX_METER_OK or KX_METER_EARG.
+ */
+int	kx_slot_restore(kx_slot_acc_t *a, const uint8_t *state, size_t len)
+	    __attribute__((warn_unused_result));
 
 /*
  * floor(d x x / dt) without overflow, for 0 <= d, 0 <= x <= dt, 0 < dt;

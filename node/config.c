@@ -23,7 +23,7 @@
 #include "config.h"
 #include "envelope.h"
 
-#define TOK_MAX		4	/* tokens kept from a line; the rest counted */
+#define TOK_MAX		16	/* tokens kept from a line; the rest counted */
 #define SHOW_MAX	40	/* bytes of a bad value quoted in a message */
 
 enum {
@@ -40,13 +40,17 @@ enum {
 	K_BAN_TIME,
 	K_MAX_MESSAGE,
 	K_LOG_LEVEL,
+	K_POINT,
+	K_METER,
+	K_SETTLE_DELAY,
 	K_COUNT
 };
 
 static const struct {
 	const char	*name;
-	int		 nargs;		/* exactly this many */
+	int		 nargs;		/* at least this many */
 	bool		 repeat;	/* may be given more than once */
+	int		 maxargs;	/* 0: exactly nargs */
 } keywords[K_COUNT] = {
 	[K_DATA_DIR] =		{ "data-dir", 1, false },
 	[K_LISTEN] =		{ "listen", 1, false },
@@ -61,6 +65,9 @@ static const struct {
 	[K_BAN_TIME] =		{ "ban-time", 1, false },
 	[K_MAX_MESSAGE] =	{ "max-message", 1, false },
 	[K_LOG_LEVEL] =		{ "log-level", 1, false },
+	[K_POINT] =		{ "point", 7, true },
+	[K_METER] =		{ "meter", 4, true, TOK_MAX - 1 },
+	[K_SETTLE_DELAY] =	{ "settle-delay", 1, false },
 };
 
 /* Ranges of the numeric values. */
@@ -339,9 +346,260 @@ add_peer(pctx *p, char *tok[TOK_MAX])
 	return 0;
 }
 
+/* A meter or profile name: 1..31 of [a-z0-9_-], starting with a letter. */
+static int
+name_ok(pctx *p, const char *key, const char *what, const char *s)
+{
+	char	 sb[SHOWBUF];
+	size_t	 i, n = strlen(s);
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (i > 0 &&
+		    ((s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		    s[i] == '-'))))
+			break;
+	if (n == 0 || n > KX_CONF_NAME_MAX || i < n)
+		return bad(p, "%s: %s \"%s\" must be 1 to %d of a-z, 0-9, _ "
+		    "and -, starting with a letter", key, what, show(sb, s),
+		    KX_CONF_NAME_MAX);
+	return 0;
+}
+
+/* point PROFILE QUANTITY FC ADDR TYPE ORDER SCALE */
+static int
+add_point(pctx *p, char *tok[TOK_MAX])
+{
+	kx_conf_t		*c = p->conf;
+	kx_conf_profile_t	*pr = NULL;
+	kx_point_t		*pt;
+	char			 sb[SHOWBUF];
+	long long		 v;
+	size_t			 i;
+	int			 q, t, o;
+
+	if (name_ok(p, "point", "profile name", tok[1]) == -1)
+		return -1;
+	if (kx_profile_find(tok[1]) != NULL)
+		return bad(p, "point: \"%s\" is a built-in profile; give "
+		    "yours another name", tok[1]);
+	for (i = 0; i < c->nprofiles; i++)
+		if (strcmp(c->profiles[i].name, tok[1]) == 0)
+			pr = &c->profiles[i];
+	if (pr == NULL) {
+		if (c->nprofiles == KX_CONF_PROFILES_MAX)
+			return bad(p, "point: more than %d profiles",
+			    KX_CONF_PROFILES_MAX);
+		pr = &c->profiles[c->nprofiles++];
+		memset(pr, 0, sizeof(*pr));
+		memcpy(pr->name, tok[1], strlen(tok[1]) + 1);
+		pr->line = p->line;
+	}
+	if (pr->npoints == KX_PROFILE_POINTS_MAX)
+		return bad(p, "point: profile %s has more than %d points",
+		    pr->name, KX_PROFILE_POINTS_MAX);
+	if ((q = kx_quantity_of(tok[2])) == -1)
+		return bad(p, "point: unknown quantity \"%s\" (see "
+		    "docs/meters.md: power_w, import_wh, export_wh, ...)",
+		    show(sb, tok[2]));
+	for (i = 0; i < pr->npoints; i++)
+		if (pr->points[i].q == (kx_quantity_t)q)
+			return bad(p, "point: %s given twice in profile %s",
+			    tok[2], pr->name);
+	if (number(p, "point: function code", tok[3], 3, 4, &v) == -1)
+		return -1;
+	pt = &pr->points[pr->npoints];
+	memset(pt, 0, sizeof(*pt));
+	pt->q = (kx_quantity_t)q;
+	pt->fc = (uint8_t)v;
+	pt->sf = -1;
+	pt->unit = "";
+	if (number(p, "point: address", tok[4], 0, 65535, &v) == -1)
+		return -1;
+	pt->addr = (uint16_t)v;
+	if ((t = kx_rtype_of(tok[5])) == -1)
+		return bad(p, "point: unknown type \"%s\" (u16, i16, u32, "
+		    "i32, float32 or acc32)", show(sb, tok[5]));
+	pt->type = (kx_rtype_t)t;
+	if (strcmp(tok[6], "-") == 0 && kx_rtype_words(pt->type) == 1)
+		o = KX_O_ABCD;
+	else if ((o = kx_order_of(tok[6])) == -1)
+		return bad(p, "point: unknown word order \"%s\" (abcd, dcba, "
+		    "badc, cdab; - for a 16-bit type)", show(sb, tok[6]));
+	pt->order = (kx_word_order_t)o;
+	if (pt->addr + kx_rtype_words(pt->type) > 0x10000)
+		return bad(p, "point: %s at %u runs past register 65535",
+		    tok[5], pt->addr);
+	if (number(p, "point: scale", tok[7], -18, 18, &v) == -1)
+		return -1;
+	pt->scale = (int8_t)v;
+	pr->npoints++;
+	return 0;
+}
+
+static const char *const use_names[] = { "grid", "pv", "battery" };
+
+const char *
+kx_meter_use_name(kx_meter_use_t use)
+{
+	if ((unsigned)use >= sizeof(use_names) / sizeof(use_names[0]))
+		return "?";
+	return use_names[use];
+}
+
+/* One OPTION=VALUE of a meter line. */
+static int
+meter_option(pctx *p, kx_conf_meter_t *m, const char *opt)
+{
+	static const char *const names[] = {
+		"unit", "baud", "parity", "stop-bits", "timeout-ms", "gap-ms",
+		"period-ms", "retries", "backoff-max-ms", "max-power-w",
+		"unit-gap-ms",
+	};
+	char		 sb[SHOWBUF], key[64];
+	const char	*eq = strchr(opt, '='), *val;
+	long long	 v;
+	size_t		 i, klen;
+
+	if (eq == NULL || eq == opt)
+		return bad(p, "meter: option \"%s\" is not NAME=VALUE",
+		    show(sb, opt));
+	klen = (size_t)(eq - opt);
+	val = eq + 1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == klen &&
+		    memcmp(names[i], opt, klen) == 0)
+			break;
+	if (i == sizeof(names) / sizeof(names[0]))
+		return bad(p, "meter: unknown option \"%s\" (unit, baud, "
+		    "parity, stop-bits, timeout-ms, gap-ms, period-ms, "
+		    "retries, backoff-max-ms, max-power-w, unit-gap-ms)",
+		    show(sb, opt));
+	snprintf(key, sizeof(key), "meter: %s", names[i]);
+	if (i == 2) {
+		if (strcmp(val, "N") != 0 && strcmp(val, "E") != 0 &&
+		    strcmp(val, "O") != 0)
+			return bad(p, "meter: parity \"%s\" must be N, E or "
+			    "O", show(sb, val));
+		if (m->dev.rtu[0] == '\0')
+			return bad(p, "meter: parity is for rtu: meters");
+		m->dev.parity = val[0];
+		return 0;
+	}
+	switch (i) {
+	case 0:
+		if (number(p, key, val, 0, 247, &v) == -1)
+			return -1;
+		m->dev.unit = (int)v;
+		return 0;
+	case 1:
+		if (number(p, key, val, 1200, 1000000, &v) == -1)
+			return -1;
+		if (m->dev.rtu[0] == '\0')
+			return bad(p, "meter: baud is for rtu: meters");
+		m->dev.baud = (int)v;
+		return 0;
+	case 3:
+		if (number(p, key, val, 1, 2, &v) == -1)
+			return -1;
+		if (m->dev.rtu[0] == '\0')
+			return bad(p, "meter: stop-bits is for rtu: meters");
+		m->dev.stop_bits = (int)v;
+		return 0;
+	case 4:
+		if (number(p, key, val, 10, 60000, &v) == -1)
+			return -1;
+		m->dev.timeout_ms = (int)v;
+		return 0;
+	case 5:
+		if (number(p, key, val, 0, 10000, &v) == -1)
+			return -1;
+		m->dev.gap_ms = (int)v;
+		return 0;
+	case 6:
+		if (number(p, key, val, 100, 3600000, &v) == -1)
+			return -1;
+		m->poll.period_ms = (int)v;
+		return 0;
+	case 7:
+		if (number(p, key, val, 0, 10, &v) == -1)
+			return -1;
+		m->poll.retries = (int)v;
+		return 0;
+	case 8:
+		if (number(p, key, val, 1000, 86400000, &v) == -1)
+			return -1;
+		m->poll.backoff_max_ms = (int)v;
+		return 0;
+	case 9:
+		if (number(p, key, val, 1, 100000000, &v) == -1)
+			return -1;
+		m->poll.slot.max_power_w = v;
+		return 0;
+	default:
+		if (number(p, key, val, 0, 10000, &v) == -1)
+			return -1;
+		m->dev.unit_gap_ms = (int)v;
+		return 0;
+	}
+}
+
+/* meter NAME USE PROFILE ADDRESS [OPTION=VALUE ...] */
+static int
+add_meter(pctx *p, char *tok[TOK_MAX], size_t ntok)
+{
+	kx_conf_t	*c = p->conf;
+	kx_conf_meter_t	*m;
+	char		 sb[SHOWBUF];
+	size_t		 i, n;
+
+	if (name_ok(p, "meter", "name", tok[1]) == -1)
+		return -1;
+	for (i = 0; i < c->nmeters; i++)
+		if (strcmp(c->meters[i].name, tok[1]) == 0)
+			return bad(p, "meter: %s: duplicate name (first given "
+			    "on line %zu)", tok[1], c->meters[i].line);
+	if (c->nmeters == KX_CONF_METERS_MAX)
+		return bad(p, "meter: more than %d meters",
+		    KX_CONF_METERS_MAX);
+	m = &c->meters[c->nmeters];
+	memset(m, 0, sizeof(*m));
+	m->line = p->line;
+	memcpy(m->name, tok[1], strlen(tok[1]) + 1);
+	for (i = 0; i < sizeof(use_names) / sizeof(use_names[0]); i++)
+		if (strcmp(tok[2], use_names[i]) == 0)
+			break;
+	if (i == sizeof(use_names) / sizeof(use_names[0]))
+		return bad(p, "meter: use \"%s\" must be grid, pv or battery",
+		    show(sb, tok[2]));
+	m->use = (kx_meter_use_t)i;
+	if (name_ok(p, "meter", "profile", tok[3]) == -1)
+		return -1;
+	memcpy(m->profile, tok[3], strlen(tok[3]) + 1);
+	kx_dev_conf_init(&m->dev);
+	kx_poll_dev_conf_init(&m->poll);
+	memcpy(m->poll.name, m->name, strlen(m->name) + 1);
+	if (strncmp(tok[4], "tcp://", 6) == 0) {
+		if (kx_dev_conf_tcp(&m->dev, tok[4] + 6) == -1)
+			return bad(p, "meter: \"%s\" is not tcp://HOST:PORT",
+			    show(sb, tok[4]));
+	} else if (strncmp(tok[4], "rtu:", 4) == 0 && tok[4][4] == '/') {
+		n = strlen(tok[4] + 4);
+		if (n >= sizeof(m->dev.rtu))
+			return bad(p, "meter: serial device path too long");
+		memcpy(m->dev.rtu, tok[4] + 4, n + 1);
+	} else
+		return bad(p, "meter: address \"%s\" must be tcp://HOST:PORT "
+		    "or rtu:/dev/...", show(sb, tok[4]));
+	for (i = 5; i < ntok; i++)
+		if (meter_option(p, m, tok[i]) == -1)
+			return -1;
+	c->nmeters++;
+	return 0;
+}
+
 /* Applies one line whose keyword is k and whose arguments were counted. */
 static int
-apply(pctx *p, int k, char *tok[TOK_MAX])
+apply(pctx *p, int k, char *tok[TOK_MAX], size_t ntok)
 {
 	kx_conf_t	*c = p->conf;
 	const char	*key = keywords[k].name;
@@ -425,6 +683,12 @@ apply(pctx *p, int k, char *tok[TOK_MAX])
 			}
 		return bad(p, "log-level: unknown level \"%s\" (debug, info "
 		    "or warn)", show(sb, tok[1]));
+	case K_POINT:
+		return add_point(p, tok);
+	case K_METER:
+		return add_meter(p, tok, ntok);
+	case K_SETTLE_DELAY:
+		return unumber(p, key, tok[1], 0, 86400, &c->settle_delay_s);
 	}
 	return bad(p, "internal error: keyword %d", k);
 }
@@ -436,7 +700,7 @@ parse_line(pctx *p, const char *s, size_t len)
 	char	 buf[2 * KX_CONF_LINE_MAX + 1], sb[SHOWBUF];
 	char	*tok[TOK_MAX] = { NULL };
 	size_t	 ntok = 0;
-	int	 k;
+	int	 k, maxa;
 
 	if (len > KX_CONF_LINE_MAX)
 		return bad(p, "line too long (%zu bytes, at most %d)", len,
@@ -452,17 +716,30 @@ parse_line(pctx *p, const char *s, size_t len)
 			break;
 	if (k == K_COUNT)
 		return bad(p, "unknown keyword \"%s\"", show(sb, tok[0]));
-	if (ntok < (size_t)keywords[k].nargs + 1)
+	maxa = keywords[k].maxargs ? keywords[k].maxargs : keywords[k].nargs;
+	if (ntok < (size_t)keywords[k].nargs + 1) {
+		if (maxa > keywords[k].nargs)
+			return bad(p, "%s: missing argument (takes %d to %d)",
+			    keywords[k].name, keywords[k].nargs, maxa);
 		return bad(p, "%s: missing argument (takes %d)",
 		    keywords[k].name, keywords[k].nargs);
-	if (ntok > (size_t)keywords[k].nargs + 1)
+	}
+	if (ntok > (size_t)maxa + 1) {
+		if (maxa + 1 >= TOK_MAX)
+			return bad(p, "%s: too many arguments (at most %d)",
+			    keywords[k].name, maxa);
+		if (maxa > keywords[k].nargs)
+			return bad(p, "%s: extra argument \"%s\" (takes %d "
+			    "to %d)", keywords[k].name, show(sb, tok[maxa + 1]),
+			    keywords[k].nargs, maxa);
 		return bad(p, "%s: extra argument \"%s\" (takes %d)",
 		    keywords[k].name, show(sb, tok[keywords[k].nargs + 1]),
 		    keywords[k].nargs);
+	}
 	if (!keywords[k].repeat && p->seen[k] != 0)
 		return bad(p, "%s: duplicate (first given on line %zu)",
 		    keywords[k].name, p->seen[k]);
-	if (apply(p, k, tok) == -1)
+	if (apply(p, k, tok, ntok) == -1)
 		return -1;
 	if (p->seen[k] == 0)
 		p->seen[k] = p->line;
@@ -486,6 +763,7 @@ defaults(kx_conf_t *conf, const char *name)
 	conf->ban_time_s = 600;
 	conf->max_message = 65536;
 	conf->log_level = 1;
+	conf->settle_delay_s = 120;
 }
 
 int
@@ -494,6 +772,7 @@ kx_conf_parse(kx_conf_t *conf, const char *name, const char *text, size_t len,
 {
 	pctx		 p;
 	const char	*s = text, *end = text + len, *nl;
+	size_t		 i;
 
 	memset(&p, 0, sizeof(p));
 	p.conf = conf;
@@ -532,6 +811,25 @@ kx_conf_parse(kx_conf_t *conf, const char *name, const char *text, size_t len,
 		bad(&p, "missing operator (at least one is required)");
 		goto fail;
 	}
+	for (i = 0; i < conf->nprofiles; i++) {
+		kx_conf_profile_t	*pr = &conf->profiles[i];
+		char			 why[160];
+
+		if (kx_profile_build(&pr->profile, pr->name, pr->points,
+		    pr->npoints, why, sizeof(why)) != KX_METER_OK) {
+			p.line = pr->line;
+			bad(&p, "profile %s: %s", pr->name, why);
+			goto fail;
+		}
+	}
+	for (i = 0; i < conf->nmeters; i++)
+		if (kx_conf_profile(conf, conf->meters[i].profile) == NULL) {
+			p.line = conf->meters[i].line;
+			bad(&p, "meter: %s: unknown profile \"%s\" (sdm630, "
+			    "sdm120, sunspec or one defined by point lines)",
+			    conf->meters[i].name, conf->meters[i].profile);
+			goto fail;
+		}
 	return 0;
 
 fail:
@@ -590,6 +888,40 @@ done:
 	if (fd != -1)
 		close(fd);
 	return r;
+}
+
+const kx_profile_t *
+kx_conf_profile(const kx_conf_t *conf, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; conf != NULL && i < conf->nprofiles; i++)
+		if (strcmp(conf->profiles[i].name, name) == 0)
+			return &conf->profiles[i].profile;
+	return kx_profile_find(name);
+}
+
+int
+kx_conf_copy(kx_conf_t *dst, const kx_conf_t *src)
+{
+	kx_peer_conf_t	*peers = NULL;
+	size_t		 i;
+
+	if (dst == src)
+		return 0;
+	if (src->npeers > 0) {
+		if ((peers = calloc(src->npeers, sizeof(*peers))) == NULL)
+			return -1;
+		memcpy(peers, src->peers, src->npeers * sizeof(*peers));
+	}
+	kx_conf_free(dst);
+	*dst = *src;
+	dst->peers = peers;
+	for (i = 0; i < dst->nprofiles; i++) {
+		dst->profiles[i].profile.points = dst->profiles[i].points;
+		dst->profiles[i].profile.name = dst->profiles[i].name;
+	}
+	return 0;
 }
 
 void

@@ -15,12 +15,43 @@
 #include <stdint.h>
 
 #include "envelope.h"
+#include "poll.h"
 
 #define KX_CONF_FILE_MAX	(1024 * 1024)	/* bytes in a whole file */
 #define KX_CONF_LINE_MAX	4096	/* bytes in a line, without its \n */
 #define KX_CONF_OPERATORS_MAX	16
 #define KX_CONF_PEERS_MAX	1024	/* bootstrap peers */
 #define KX_CONF_ENDPOINT_MAX	255	/* bytes in a ZeroMQ endpoint */
+
+#define KX_CONF_NAME_MAX	31	/* bytes in a meter or profile name */
+#define KX_CONF_METERS_MAX	32
+#define KX_CONF_PROFILES_MAX	16
+
+/* What a meter measures for the node (meter ... USE ...). */
+typedef enum {
+	KX_USE_GRID,	/* the grid connection: import/export settle */
+	KX_USE_PV,	/* a PV inverter */
+	KX_USE_BATTERY	/* a battery inverter */
+} kx_meter_use_t;
+
+/* A generic profile defined by `point` lines. */
+typedef struct {
+	char		 name[KX_CONF_NAME_MAX + 1];
+	kx_point_t	 points[KX_PROFILE_POINTS_MAX];
+	size_t		 npoints;
+	size_t		 line;		/* its first point's line */
+	kx_profile_t	 profile;	/* points -> this->points */
+} kx_conf_profile_t;
+
+/* A meter the node polls (`meter` lines). */
+typedef struct {
+	char		 name[KX_CONF_NAME_MAX + 1];
+	kx_meter_use_t	 use;
+	char		 profile[KX_CONF_NAME_MAX + 1];
+	kx_dev_conf_t	 dev;
+	kx_poll_dev_conf_t poll;	/* poll.name is name */
+	size_t		 line;
+} kx_conf_meter_t;
 
 /* A bootstrap peer. */
 typedef struct {
@@ -45,6 +76,11 @@ typedef struct {
 	unsigned	 ban_time_s;
 	size_t		 max_message;		/* ZMQ_MAXMSGSIZE, bytes */
 	int		 log_level;		/* 0 debug, 1 info, 2 warn */
+	unsigned	 settle_delay_s;	/* operator: settle after */
+	kx_conf_meter_t	 meters[KX_CONF_METERS_MAX];
+	size_t		 nmeters;
+	kx_conf_profile_t profiles[KX_CONF_PROFILES_MAX];
+	size_t		 nprofiles;
 } kx_conf_t;
 
 /*
@@ -64,5 +100,19 @@ int	kx_conf_parse(kx_conf_t *conf, const char *name, const char *text,
 	    __attribute__((warn_unused_result));
 /* Frees the peers; accepts NULL and is idempotent. */
 void	kx_conf_free(kx_conf_t *conf);
+
+/*
+ * Deep copy of src into dst (whatever dst owned is freed first, so dst
+ * must be initialised or zeroed). Returns 0 or -1 (out of memory, dst
+ * unchanged).
+ */
+int	kx_conf_copy(kx_conf_t *dst, const kx_conf_t *src)
+	    __attribute__((warn_unused_result));
+
+/* The profile a meter names: configured first, then built in; or NULL. */
+const kx_profile_t	*kx_conf_profile(const kx_conf_t *conf,
+			    const char *name);
+
+const char	*kx_meter_use_name(kx_meter_use_t use);
 
 #endif

@@ -55,6 +55,7 @@ usage(void)
 	    "against a running node (--node DIR, default $KAGA_NODE or "
 	    "/var/lib/kaga):\n"
 	    "       kaga-ctl status [--node DIR] [--json]\n"
+	    "       kaga-ctl ledger [--node DIR] [--account HEX|operator|grid]\n"
 	    "       kaga-ctl publish --type T --body JSON [--node DIR] "
 	    "[--json]\n"
 	    "       kaga-ctl log [--node DIR] [--author HEX] [--json]\n"
@@ -823,6 +824,52 @@ cmd_status(int argc, char **argv)
 }
 
 static int
+cmd_ledger(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'N' },
+		{ "account", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const void	*args[2] = { "ledger", NULL };
+	size_t		 lens[2] = { 6, 0 };
+	const char	*dir = default_node(), *acct = NULL;
+	kx_buf_t	 reply;
+	uint8_t		 pk[KX_PK_LEN];
+	int		 ch, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "N:a:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'N': dir = optarg; break;
+		case 'a': acct = optarg; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		err_usage("ledger", "usage: kaga-ctl ledger [--node DIR] "
+		    "[--account HEX|operator|grid]");
+		return EXIT_USAGE;
+	}
+	if (acct != NULL && strcmp(acct, "operator") != 0 &&
+	    strcmp(acct, "grid") != 0 && kx_unhex(pk, KX_PK_LEN, acct) == -1) {
+		err_usage("ledger", "--account: not a key (64 lowercase hex "
+		    "digits), operator or grid");
+		return EXIT_USAGE;
+	}
+	if (acct != NULL) {
+		args[1] = acct;
+		lens[1] = strlen(acct);
+	}
+	kx_buf_init(&reply);
+	if (node_call("ledger", dir, args, lens, acct ? 2 : 1, &reply) == 0) {
+		printf("%s\n", (const char *)reply.data);
+		rc = 0;
+	}
+	kx_buf_free(&reply);
+	return rc;
+}
+
+static int
 cmd_publish(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -953,6 +1000,7 @@ main(int argc, char **argv)
 		{ "fsck", cmd_fsck },		{ "status", cmd_status },
 		{ "publish", cmd_publish },	{ "meter", kx_ctl_cmd_meter },
 		{ "clear", kx_ctl_cmd_clear },	{ "settle", kx_ctl_cmd_settle },
+		{ "ledger", cmd_ledger },
 	};
 	size_t	 i;
 

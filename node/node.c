@@ -26,6 +26,8 @@
 #include "json.h"
 #include "keyfile.h"
 #include "log.h"
+#include "meterd.h"
+#include "mktd.h"
 #include "msgjson.h"
 #include "node.h"
 #include "store.h"
@@ -116,6 +118,8 @@ static const char *const counter_names[C_COUNT] = {
 struct kx_node {
 	kx_conf_t	 conf;
 	kx_store_t	*st;
+	kx_meterd_t	*meters;	/* NULL-safe: no meters configured */
+	kx_mktd_t	*mkt;		/* market duties and the ledger */
 	uint8_t		 sk[KX_SK_LEN], pk[KX_PK_LEN];
 	uint8_t		 csk[32], cpk[32];
 	char		 hex[2 * KX_PK_LEN + 1];
@@ -1498,9 +1502,72 @@ ctl_status(kx_node_t *n, kx_buf_t *b)
 	for (i = 0; i < C_COUNT; i++)
 		kx_buf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "",
 		    counter_names[i], n->counters[i]);
-	kx_buf_puts(b, "},\"heads\":[");
+	kx_buf_puts(b, "},\"meters\":");
+	kx_meterd_status(n->meters, b);
+	kx_buf_puts(b, ",\"market\":");
+	kx_mktd_status(n->mkt, b);
+	kx_buf_puts(b, ",\"heads\":[");
 	(void)kx_store_heads(n->st, status_head, b);
 	kx_buf_puts(b, "]}");
+}
+
+/*
+ * Signs and appends an own message, queues it for the peers and, when
+ * reply is not NULL, appends {"seq":N,"id":"..."} to it. 0, or -1 with
+ * the reason in why.
+ */
+static int
+publish_own(kx_node_t *n, const char *type, const uint8_t *body, size_t len,
+    kx_buf_t *reply, kx_why_t *why)
+{
+	kx_buf_t	 wire;
+	kx_msg_t	 m;
+	int		 rc, r = -1;
+
+	kx_buf_init(&wire);
+	batch_end(n);
+	rc = kx_store_append_own(n->st, n->sk, type, body, len, now_ms(),
+	    &wire, why);
+	if (rc == KX_OK && kx_msg_decode(&m, wire.data, wire.len, NULL) ==
+	    KX_OK) {
+		n->counters[C_PUBLISHED]++;
+		if (reply != NULL) {
+			kx_buf_printf(reply, "{\"seq\":%" PRIu64 ",\"id\":\"",
+			    m.seq);
+			kx_buf_hex(reply, m.id, KX_ID_LEN);
+			kx_buf_puts(reply, "\"}");
+		}
+		fwd_queue(n, n->pk, m.seq, -1, false);
+		if (strcmp(type, "member") == 0 || strcmp(type, "revoke") == 0)
+			n->allow_dirty = true;
+		r = 0;
+	} else if (rc == KX_OK)
+		kx_why_set(why, "internal error: own message does not decode");
+	kx_buf_free(&wire);
+	return r;
+}
+
+static int
+mkt_publish(void *ctx, const char *type, const uint8_t *body, size_t len,
+    char *err, size_t errlen)
+{
+	kx_why_t	 why;
+
+	if (publish_own(ctx, type, body, len, NULL, &why) == -1) {
+		snprintf(err, errlen, "%s", why.text);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+mkt_want_sync(void *ctx)
+{
+	kx_node_t	*n = ctx;
+	int64_t		 soon = mono_ms() + 200;
+
+	if (n->next_ae > soon)
+		n->next_ae = soon;
 }
 
 static int
@@ -1521,7 +1588,7 @@ ctl_handle(kx_node_t *n)
 	kx_why_t	 why;
 	uint8_t		 author[KX_PK_LEN];
 	char		 type[KX_TYPE_MAX + 1];
-	int		 np, rc;
+	int		 np;
 	bool		 ok = true;
 
 	if ((np = recv_parts(n->control, parts, 8)) <= 0)
@@ -1538,32 +1605,30 @@ ctl_handle(kx_node_t *n)
 	else if (ARG_IS(2, "publish") && np == 5 &&
 	    zmq_msg_size(&parts[3]) <= KX_TYPE_MAX &&
 	    zmq_msg_size(&parts[3]) > 0) {
-		kx_buf_t	 wire;
-		kx_msg_t	 m;
-
 		memcpy(type, zmq_msg_data(&parts[3]), zmq_msg_size(&parts[3]));
 		type[zmq_msg_size(&parts[3])] = '\0';
-		kx_buf_init(&wire);
-		batch_end(n);
-		rc = kx_store_append_own(n->st, n->sk, type,
-		    zmq_msg_data(&parts[4]), zmq_msg_size(&parts[4]),
-		    now_ms(), &wire, &why);
-		if (rc == KX_OK && kx_msg_decode(&m, wire.data, wire.len,
-		    NULL) == KX_OK) {
-			n->counters[C_PUBLISHED]++;
-			kx_buf_printf(&b, "{\"seq\":%" PRIu64 ",\"id\":\"",
-			    m.seq);
-			kx_buf_hex(&b, m.id, KX_ID_LEN);
-			kx_buf_puts(&b, "\"}");
-			fwd_queue(n, n->pk, m.seq, -1, false);
-			if (strcmp(type, "member") == 0 ||
-			    strcmp(type, "revoke") == 0)
-				n->allow_dirty = true;
-		} else {
+		if (publish_own(n, type, zmq_msg_data(&parts[4]),
+		    zmq_msg_size(&parts[4]), &b, &why) == -1) {
 			ok = false;
+			kx_buf_reset(&b);
 			kx_buf_puts(&b, why.text);
 		}
-		kx_buf_free(&wire);
+	} else if (ARG_IS(2, "ledger") && (np == 3 || (np == 4 &&
+	    zmq_msg_size(&parts[3]) > 0 && zmq_msg_size(&parts[3]) <=
+	    2 * KX_PK_LEN))) {
+		char	 acct[2 * KX_PK_LEN + 1];
+
+		if (np == 4) {
+			memcpy(acct, zmq_msg_data(&parts[3]),
+			    zmq_msg_size(&parts[3]));
+			acct[zmq_msg_size(&parts[3])] = '\0';
+		}
+		batch_end(n);
+		if (kx_mktd_ledger(n->mkt, np == 4 ? acct : NULL, &b) == -1) {
+			ok = false;
+			kx_buf_reset(&b);
+			kx_buf_puts(&b, "ledger read failed");
+		}
 	} else if (ARG_IS(2, "log") && (np == 3 || (np == 4 &&
 	    zmq_msg_size(&parts[3]) == 2 * KX_PK_LEN))) {
 		batch_end(n);
@@ -1626,22 +1691,6 @@ load_key(kx_node_t *n, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-conf_copy(kx_conf_t *dst, const kx_conf_t *src)
-{
-	kx_peer_conf_t	*peers = NULL;
-
-	if (src->npeers > 0) {
-		if ((peers = calloc(src->npeers, sizeof(*peers))) == NULL)
-			return -1;
-		memcpy(peers, src->peers, src->npeers * sizeof(*peers));
-	}
-	kx_conf_free(dst);
-	*dst = *src;
-	dst->peers = peers;
-	return 0;
-}
-
 kx_node_t *
 kx_node_new(const kx_conf_t *conf, char *err, size_t errlen)
 {
@@ -1656,7 +1705,7 @@ kx_node_new(const kx_conf_t *conf, char *err, size_t errlen)
 	}
 	kx_buf_init(&n->tmp);
 	kx_buf_init(&n->tmp2);
-	if (conf_copy(&n->conf, conf) == -1 ||
+	if (kx_conf_copy(&n->conf, conf) == -1 ||
 	    (n->abuckets = calloc(AUTHOR_TABLE, sizeof(*n->abuckets))) ==
 	    NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -1686,6 +1735,43 @@ kx_node_new(const kx_conf_t *conf, char *err, size_t errlen)
 			goto fail;
 		}
 	allow_rebuild(n);
+	{
+		/* meter slots are market slots: the length in force now */
+		kx_params_t	 p;
+		size_t		 mi;
+
+		if (kx_store_params(n->st, (uint64_t)now_ms() / 1000, &p) ==
+		    KX_OK && p.slot_s > 0 && p.slot_s <= 86400)
+			for (mi = 0; mi < n->conf.nmeters; mi++)
+				n->conf.meters[mi].poll.slot.slot_s =
+				    (int)p.slot_s;
+	}
+	if ((n->meters = kx_meterd_new(&n->conf, err, errlen)) == NULL)
+		goto fail;
+	{
+		kx_mktd_conf_t	 mc;
+
+		memset(&mc, 0, sizeof(mc));
+		mc.dir = n->conf.data_dir;
+		mc.st = n->st;
+		mc.md = n->meters;
+		mc.sk = n->sk;
+		mc.pk = n->pk;
+		mc.csk = n->csk;
+		mc.cpk = n->cpk;
+		mc.op = n->conf.operators[0];
+		mc.is_operator = kx_store_is_operator(n->st, n->pk);
+		mc.settle_delay_ms = (int64_t)n->conf.settle_delay_s * 1000;
+		mc.verify_wait_ms = 5 * (int64_t)n->conf.gossip_interval_ms;
+		if (mc.verify_wait_ms < 5000)
+			mc.verify_wait_ms = 5000;
+		mc.start_ms = now_ms();
+		mc.publish = mkt_publish;
+		mc.want_sync = mkt_want_sync;
+		mc.ctx = n;
+		if ((n->mkt = kx_mktd_open(&mc, err, errlen)) == NULL)
+			goto fail;
+	}
 	if ((n->ctx = zmq_ctx_new()) == NULL) {
 		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
 		goto fail;
@@ -1724,6 +1810,24 @@ fail:
 	return NULL;
 }
 
+/* Whether the meter and point lines of a and b differ. */
+static bool
+meters_differ(const kx_conf_t *a, const kx_conf_t *b)
+{
+	size_t	 i;
+
+	if (a->nmeters != b->nmeters || a->nprofiles != b->nprofiles ||
+	    memcmp(a->meters, b->meters, a->nmeters * sizeof(a->meters[0])))
+		return true;
+	for (i = 0; i < a->nprofiles; i++)
+		if (strcmp(a->profiles[i].name, b->profiles[i].name) != 0 ||
+		    a->profiles[i].npoints != b->profiles[i].npoints ||
+		    memcmp(a->profiles[i].points, b->profiles[i].points,
+		    a->profiles[i].npoints * sizeof(kx_point_t)) != 0)
+			return true;
+	return false;
+}
+
 void
 kx_node_reload(kx_node_t *n, const kx_conf_t *conf)
 {
@@ -1736,9 +1840,12 @@ kx_node_reload(kx_node_t *n, const kx_conf_t *conf)
 	    conf->role != n->conf.role)
 		log_warnx("reload: data-dir, listen and role need a restart; "
 		    "keeping the old ones");
-	if (conf_copy(&old, &n->conf) == -1)
+	if (meters_differ(conf, &n->conf))
+		log_warnx("reload: meter and point lines need a restart; "
+		    "still polling the old meters");
+	if (kx_conf_copy(&old, &n->conf) == -1)
 		return;
-	if (conf_copy(&n->conf, conf) == -1) {
+	if (kx_conf_copy(&n->conf, conf) == -1) {
 		log_warnx("reload: out of memory");
 		kx_conf_free(&old);
 		return;
@@ -1793,10 +1900,13 @@ kx_node_run(kx_node_t *n)
 			select_peers(n);
 		if (now >= n->next_ae)
 			anti_entropy(n);
+		kx_mktd_tick(n->mkt, now_ms());
 		next = n->next_ae < n->next_select ? n->next_ae :
 		    n->next_select;
 		if (n->next_allow < next)
 			next = n->next_allow;
+		if (now + 250 < next)	/* market duties */
+			next = now + 250;
 		timeout = next > now ? (int)(next - now) : 0;
 
 		ni = 0;
@@ -1869,6 +1979,8 @@ kx_node_destroy(kx_node_t **np)
 		zmq_close(n->zap);
 	if (n->ctx != NULL)
 		zmq_ctx_term(n->ctx);
+	kx_mktd_close(&n->mkt);
+	kx_meterd_destroy(&n->meters);
 	kx_store_close(&n->st);
 	kx_conf_free(&n->conf);
 	sodium_memzero(n->sk, sizeof(n->sk));

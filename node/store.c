@@ -25,7 +25,7 @@ struct kx_store {
 	MDB_env		*env;
 	MDB_txn		*txn;		/* the open batch, or NULL */
 	MDB_dbi		 msgs, heads, ids, held, forks, members, market,
-			 orders, cancels, caps, meta;
+			 orders, cancels, caps, meta, slots;
 	uint8_t		 ops[MAX_OPERATORS][KX_PK_LEN];
 	size_t		 nops;
 };
@@ -108,6 +108,8 @@ lmdb_fail(int rc, kx_why_t *why, const char *what)
 
 /* ---- opening ------------------------------------------------------- */
 
+static int	slots_reindex(kx_store_t *, MDB_txn *);
+
 static int
 load_operators(kx_store_t *st, MDB_txn *txn)
 {
@@ -145,6 +147,7 @@ kx_store_open(const char *dir, size_t map_size, kx_why_t *why)
 		{ "cancels", offsetof(kx_store_t, cancels) },
 		{ "caps", offsetof(kx_store_t, caps) },
 		{ "meta", offsetof(kx_store_t, meta) },
+		{ "slots", offsetof(kx_store_t, slots) },
 	};
 	kx_store_t	*st;
 	MDB_txn		*txn = NULL;
@@ -195,6 +198,8 @@ kx_store_open(const char *dir, size_t map_size, kx_why_t *why)
 		return NULL;
 	}
 	if ((rc = load_operators(st, txn)) != 0)
+		goto fail;
+	if ((rc = slots_reindex(st, txn)) != 0)
 		goto fail;
 	if ((rc = mdb_txn_commit(txn)) != 0) {
 		txn = NULL;
@@ -756,6 +761,38 @@ out:
 
 static int	mark_revoked(vctx *, const uint8_t *, int64_t);
 
+#define SKEY_LEN	(8 + 1 + AKEY_LEN)
+
+/*
+ * The `slots` index key of a valid clear, reading or settle (by slot) or
+ * a health pay to an operator key (by ts, for section 7's points); 0 when
+ * the message is not indexed there.
+ */
+static size_t
+slot_ikey(kx_store_t *st, uint8_t k[SKEY_LEN], const kx_msg_t *m,
+    const kx_body_t *b)
+{
+	uint64_t	 at;
+
+	switch (b->type) {
+	case KX_T_CLEAR:	at = b->u.clear.slot; break;
+	case KX_T_READING:	at = b->u.reading.slot; break;
+	case KX_T_SETTLE:	at = b->u.settle.slot; break;
+	case KX_T_PAY:
+		if (b->u.pay.cur != KX_CUR_HEALTH || m->ts < 0 ||
+		    !kx_store_is_operator(st, b->u.pay.to))
+			return 0;
+		at = (uint64_t)m->ts;
+		break;
+	default:
+		return 0;
+	}
+	put_be64(k, at);
+	k[8] = (uint8_t)b->type;
+	akey(k + 9, m->author, m->seq);
+	return SKEY_LEN;
+}
+
 /* Indexes a valid message in the same transaction as its append. */
 static int
 index_msg(vctx *c, const kx_msg_t *m, const kx_body_t *b)
@@ -768,6 +805,11 @@ index_msg(vctx *c, const kx_msg_t *m, const kx_body_t *b)
 
 	akey(ak, m->author, m->seq);
 	memset(&e, 0, sizeof(e));
+	if (slot_ikey(c->st, key, m, b) != 0) {
+		k = val(key, SKEY_LEN);
+		v = val("", 0);
+		return mdb_put(c->txn, c->st->slots, &k, &v, 0);
+	}
 	switch (b->type) {
 	case KX_T_MEMBER:
 	case KX_T_REVOKE:
@@ -832,8 +874,14 @@ unindex_msg(vctx *c, const kx_msg_t *m, const kx_body_t *b)
 {
 	MDB_val		 k;
 	uint64_t	 total;
+	uint8_t		 sk[SKEY_LEN];
 	int		 rc;
 
+	if (slot_ikey(c->st, sk, m, b) != 0) {
+		k = val(sk, SKEY_LEN);
+		rc = mdb_del(c->txn, c->st->slots, &k, NULL);
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
 	switch (b->type) {
 	case KX_T_ORDER:
 		{
@@ -1642,4 +1690,144 @@ done:
 	mdb_cursor_close(cur);
 	rtxn_end(st, txn);
 	return ret;
+}
+
+/* ---- the slots index ------------------------------------------------- */
+
+/*
+ * Builds the `slots` index from the logs once, for a store written before
+ * the index existed (meta "slots-index" marks it done).
+ */
+static int
+slots_reindex(kx_store_t *st, MDB_txn *txn)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k = val("slots-index", 11), v, mk, mv;
+	kx_stored_t	 s;
+	kx_msg_t	 m;
+	kx_body_t	*b;
+	kx_params_t	 p;
+	uint8_t		 sk[SKEY_LEN];
+	int		 rc;
+
+	if ((rc = mdb_get(txn, st->meta, &k, &v)) != MDB_NOTFOUND)
+		return rc;
+	if ((b = malloc(sizeof(*b))) == NULL)
+		return ENOMEM;
+	kx_params_default(&p);
+	if ((rc = mdb_cursor_open(txn, st->msgs, &cur)) != 0) {
+		free(b);
+		return rc;
+	}
+	for (rc = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT)) {
+		if ((rc = split_msg(&mv, &s, NULL, 0)) != 0)
+			break;
+		if (!s.valid || kx_msg_decode(&m, s.wire, s.len, NULL) !=
+		    KX_OK || kx_body_parse(b, &m, &p, NULL) != KX_OK ||
+		    slot_ikey(st, sk, &m, b) == 0)
+			continue;
+		v = val(sk, SKEY_LEN);
+		mv = val("", 0);
+		if ((rc = mdb_put(txn, st->slots, &v, &mv, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	free(b);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	v = val("1", 1);
+	return mdb_put(txn, st->meta, &k, &v, 0);
+}
+
+/* Gives cb the stored message at the author|seq key ak; 1 to stop. */
+static int
+give(MDB_txn *txn, kx_store_t *st, const uint8_t *ak, kx_foreach_cb *cb,
+    void *arg, int *err)
+{
+	MDB_val		 k = val(ak, AKEY_LEN), v;
+	kx_stored_t	 s;
+	char		 reason[256];
+	int		 rc;
+
+	if ((rc = mdb_get(txn, st->msgs, &k, &v)) != 0 ||
+	    (rc = split_msg(&v, &s, reason, sizeof(reason))) != 0) {
+		*err = rc;
+		return 1;
+	}
+	return cb(arg, &s) != 0;
+}
+
+int
+kx_store_orders(kx_store_t *st, uint64_t slot, kx_foreach_cb *cb, void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v, ck;
+	uint8_t		 key[8 + KX_ID_LEN];
+	int		 rc, err = 0;
+
+	if (rtxn(st, &txn) != 0)
+		return KX_ESTORE;
+	if ((rc = mdb_cursor_open(txn, st->orders, &cur)) != 0) {
+		rtxn_end(st, txn);
+		return KX_ESTORE;
+	}
+	memset(key, 0, sizeof(key));
+	put_be64(key, slot);
+	k = val(key, sizeof(key));
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != sizeof(key) || get_be64(k.mv_data) != slot)
+			break;
+		ck = val((const uint8_t *)k.mv_data + 8, KX_ID_LEN);
+		if ((rc = mdb_get(txn, st->cancels, &ck, &ck)) == 0)
+			continue;	/* cancelled */
+		if (rc != MDB_NOTFOUND || v.mv_size != AKEY_LEN) {
+			err = rc ? rc : MDB_CORRUPTED;
+			break;
+		}
+		if (give(txn, st, v.mv_data, cb, arg, &err))
+			break;
+	}
+	mdb_cursor_close(cur);
+	rtxn_end(st, txn);
+	return err == 0 && (rc == 0 || rc == MDB_NOTFOUND) ? KX_OK :
+	    KX_ESTORE;
+}
+
+int
+kx_store_slot_msgs(kx_store_t *st, kx_type_t type, uint64_t from,
+    uint64_t to, kx_foreach_cb *cb, void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	uint8_t		 key[SKEY_LEN];
+	const uint8_t	*kp;
+	int		 rc, err = 0;
+
+	if (rtxn(st, &txn) != 0)
+		return KX_ESTORE;
+	if ((rc = mdb_cursor_open(txn, st->slots, &cur)) != 0) {
+		rtxn_end(st, txn);
+		return KX_ESTORE;
+	}
+	memset(key, 0, sizeof(key));
+	put_be64(key, from);
+	k = val(key, sizeof(key));
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		kp = k.mv_data;
+		if (k.mv_size != SKEY_LEN || get_be64(kp) >= to)
+			break;
+		if (kp[8] != (uint8_t)type)
+			continue;
+		if (give(txn, st, kp + 9, cb, arg, &err))
+			break;
+	}
+	mdb_cursor_close(cur);
+	rtxn_end(st, txn);
+	return err == 0 && (rc == 0 || rc == MDB_NOTFOUND) ? KX_OK :
+	    KX_ESTORE;
 }

@@ -21,6 +21,8 @@
  *   orders   slot|id     -> author|seq               valid orders
  *   cancels  order id    -> author|seq of the cancel
  *   caps     issuer|fy   -> points issued
+ *   slots    at|type|author|seq -> ""             clear, reading, settle
+ *            by slot; health pays to an operator by ts
  *   meta     "version", "operators"
  */
 #ifndef KX_STORE_H
@@ -158,6 +160,22 @@ typedef int	kx_member_cb(void *arg, const kx_member_t *m);
 /* Every node admitted at time now (ms). */
 int	kx_store_members(kx_store_t *, int64_t now, kx_member_cb *cb,
 	    void *arg);
+
+/*
+ * The valid, uncancelled orders of slot, in id order (section 6's set O
+ * as this store knows it); cb gets each stored message (nonzero stops).
+ */
+int	kx_store_orders(kx_store_t *, uint64_t slot, kx_foreach_cb *cb,
+	    void *arg) __attribute__((warn_unused_result));
+/*
+ * Valid messages of one type from the `slots` index, with their key in
+ * [from, to): KX_T_CLEAR, KX_T_READING and KX_T_SETTLE by slot; KX_T_PAY
+ * only health pays to an operator key, by ts (ms). In (key, author, seq)
+ * order; nonzero from cb stops.
+ */
+int	kx_store_slot_msgs(kx_store_t *, kx_type_t type, uint64_t from,
+	    uint64_t to, kx_foreach_cb *cb, void *arg)
+	    __attribute__((warn_unused_result));
 
 /* Counts of stored, held and fork records. */
 int	kx_store_counts(kx_store_t *, uint64_t *msgs, uint64_t *held,

@@ -68,6 +68,15 @@ check "log --json: one line per message" test "$(wc -l < log.json)" -eq 2
 check "log --json: the kaga-ctl log format" grep -q "^{\"author\":\"$OP\",\"seq\":2," log.json
 $K log --node "$T/op" --author "$OP" > log.txt
 check "log prints a short form" test "$(wc -l < log.txt)" -eq 2
+check "status --json has the market and meters parts" sh -c "grep -q '\"market\":{\"operator\":true,\"cleared\":0' status.json && grep -q '\"meters\":\[\]' status.json"
+$K ledger --node "$T/op" > ledger.json
+check "ledger of a fresh node is empty" grep -qx '{"slots":\[\],"balances":{}}' ledger.json
+$K ledger --node "$T/op" --account grid > ledger.json
+check "ledger --account grid" grep -qx '{"slots":\[\],"balances":{}}' ledger.json
+$K ledger --node "$T/op" --account nobody 2>err; rc=$?
+check "ledger --account with a bad key is a usage error" sh -c "test $rc -eq 2 && grep -q 'not a key' err"
+$K ledger --node "$T/op" extra 2>err; rc=$?
+check "ledger with an extra argument is a usage error" test $rc -eq 2
 $K status --node "$T/nowhere" 2>err; rc=$?
 check "status without a node fails with a hint" sh -c "test $rc -ne 0 && grep -q 'is kaga-node running' err"
 

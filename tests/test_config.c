@@ -783,6 +783,184 @@ test_load(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* meter and point lines: a generic profile, TCP and RTU meters, options. */
+static void
+test_meters(void **state)
+{
+	kx_conf_t		 c, d;
+	const kx_profile_t	*pr;
+
+	(void)state;
+	OK(&c, BASE
+	    "# a generic inverter: input registers, word-swapped\n"
+	    "point inv pv_w 4 30 i32 cdab 0\n"
+	    "point inv pv_wh 4 10 u32 cdab 3\n"
+	    "point inv voltage_l2_mv 3 100 u16 - 2\n"
+	    "point inv power_w 3 0 float32 abcd 0\n"
+	    "meter grid grid sdm630 tcp://127.0.0.1:1502\n"
+	    "meter roof pv inv rtu:/dev/ttyUSB0 unit=3 baud=19200 parity=E "
+	    "stop-bits=2 timeout-ms=200 gap-ms=20 period-ms=5000 retries=0 "
+	    "backoff-max-ms=60000 max-power-w=9000 unit-gap-ms=50\n"
+	    "meter bat battery sunspec tcp://[::1]:502 unit=0\n"
+	    "settle-delay 5\n");
+	assert_int_equal(c.nmeters, 3);
+	assert_int_equal(c.settle_delay_s, 5);
+	assert_int_equal(c.nprofiles, 1);
+	assert_string_equal(c.meters[0].name, "grid");
+	assert_int_equal(c.meters[0].use, KX_USE_GRID);
+	assert_string_equal(c.meters[0].dev.host, "127.0.0.1");
+	assert_int_equal(c.meters[0].dev.port, 1502);
+	assert_int_equal(c.meters[0].dev.unit, 1);		/* default */
+	assert_int_equal(c.meters[0].poll.period_ms, 1000);	/* default */
+	assert_string_equal(c.meters[0].poll.name, "grid");
+	assert_int_equal(c.meters[0].line, 9);
+	assert_int_equal(c.meters[1].use, KX_USE_PV);
+	assert_string_equal(c.meters[1].dev.rtu, "/dev/ttyUSB0");
+	assert_string_equal(c.meters[1].dev.host, "");
+	assert_int_equal(c.meters[1].dev.unit, 3);
+	assert_int_equal(c.meters[1].dev.baud, 19200);
+	assert_int_equal(c.meters[1].dev.parity, 'E');
+	assert_int_equal(c.meters[1].dev.stop_bits, 2);
+	assert_int_equal(c.meters[1].dev.timeout_ms, 200);
+	assert_int_equal(c.meters[1].dev.gap_ms, 20);
+	assert_int_equal(c.meters[1].poll.period_ms, 5000);
+	assert_int_equal(c.meters[1].poll.retries, 0);
+	assert_int_equal(c.meters[1].poll.backoff_max_ms, 60000);
+	assert_int_equal(c.meters[1].poll.slot.max_power_w, 9000);
+	assert_int_equal(c.meters[1].dev.unit_gap_ms, 50);
+	assert_int_equal(c.meters[2].use, KX_USE_BATTERY);
+	assert_string_equal(c.meters[2].dev.host, "::1");
+	assert_int_equal(c.meters[2].dev.unit, 0);
+
+	/* the profile: sorted by (fc, addr), phases from L2 */
+	pr = kx_conf_profile(&c, "inv");
+	assert_non_null(pr);
+	assert_ptr_equal(pr, &c.profiles[0].profile);
+	assert_int_equal(pr->kind, KX_PROFILE_TABLE);
+	assert_int_equal(pr->npoints, 4);
+	assert_int_equal(pr->nphases, 2);
+	assert_int_equal(pr->points[0].fc, 3);
+	assert_int_equal(pr->points[0].addr, 0);
+	assert_int_equal(pr->points[0].q, KX_Q_POWER_W);
+	assert_int_equal(pr->points[1].addr, 100);
+	assert_int_equal(pr->points[1].scale, 2);
+	assert_int_equal(pr->points[2].fc, 4);
+	assert_int_equal(pr->points[2].addr, 10);
+	assert_int_equal(pr->points[2].type, KX_T_U32);
+	assert_int_equal(pr->points[2].order, KX_O_CDAB);
+	assert_int_equal(pr->points[2].scale, 3);
+	assert_int_equal(pr->points[3].q, KX_Q_PV_W);
+	assert_ptr_equal(kx_conf_profile(&c, "sdm630"),
+	    kx_profile_find("sdm630"));
+	assert_null(kx_conf_profile(&c, "nosuch"));
+
+	/* a deep copy: the copy's profile points at the copy's points */
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(kx_conf_copy(&d, &c), 0);
+	kx_conf_free(&c);
+	memset(&c, 0x5a, sizeof(c));	/* the original is gone */
+	pr = kx_conf_profile(&d, "inv");
+	assert_ptr_equal(pr->points, d.profiles[0].points);
+	assert_string_equal(pr->name, "inv");
+	assert_int_equal(pr->points[3].q, KX_Q_PV_W);
+	kx_conf_free(&d);
+}
+
+static void
+test_err_meters(void **state)
+{
+	char	 buf[8192];
+	size_t	 o = 0;
+	int	 i;
+
+	(void)state;
+	ERR4("meter m grid sdm630\n", "meter: missing argument (takes 4 to "
+	    "15)");
+	ERR4("meter m1 grid sdm630 tcp://a:1 unit=1 unit=1 unit=1 unit=1 "
+	    "unit=1 unit=1 unit=1 unit=1 unit=1 unit=1 unit=1 unit=1\n",
+	    "too many arguments");
+	ERR4("meter M grid sdm630 tcp://a:1\n", "name \"M\" must be");
+	ERR4("meter 1m grid sdm630 tcp://a:1\n", "must be");
+	ERR4("meter abcdefghijabcdefghijabcdefghijab grid sdm630 tcp://a:1\n",
+	    "must be 1 to 31");
+	ERR4("meter m sun sdm630 tcp://a:1\n", "use \"sun\" must be grid");
+	ERR4("meter m grid sdm630 modbus://a:1\n", "tcp://HOST:PORT or rtu:");
+	ERR4("meter m grid sdm630 tcp://a\n", "is not tcp://HOST:PORT");
+	ERR4("meter m grid sdm630 tcp://a:99999\n", "is not tcp://HOST:PORT");
+	ERR4("meter m grid sdm630 rtu:ttyUSB0\n", "rtu:/dev/");
+	ERR4("meter m grid sdm630 tcp://a:1 unit\n", "not NAME=VALUE");
+	ERR4("meter m grid sdm630 tcp://a:1 =3\n", "not NAME=VALUE");
+	ERR4("meter m grid sdm630 tcp://a:1 colour=3\n", "unknown option");
+	ERR4("meter m grid sdm630 tcp://a:1 unit=248\n",
+	    "meter: unit: 248 is out of range 0..247");
+	ERR4("meter m grid sdm630 tcp://a:1 unit=-1\n", "out of range");
+	ERR4("meter m grid sdm630 tcp://a:1 unit=01\n", "not a decimal");
+	ERR4("meter m grid sdm630 tcp://a:1 baud=9600\n", "baud is for rtu");
+	ERR4("meter m grid sdm630 tcp://a:1 parity=E\n", "parity is for rtu");
+	ERR4("meter m grid sdm630 tcp://a:1 stop-bits=1\n", "for rtu");
+	ERR4("meter m grid sdm630 rtu:/dev/x parity=X\n", "N, E or O");
+	ERR4("meter m grid sdm630 rtu:/dev/x stop-bits=3\n", "1..2");
+	ERR4("meter m grid sdm630 rtu:/dev/x baud=300\n", "out of range");
+	ERR4("meter m grid sdm630 tcp://a:1 timeout-ms=9\n", "10..60000");
+	ERR4("meter m grid sdm630 tcp://a:1 period-ms=99\n", "100..");
+	ERR4("meter m grid sdm630 tcp://a:1 retries=11\n", "0..10");
+	ERR4("meter m grid sdm630 tcp://a:1 max-power-w=0\n", "out of range");
+	ERR4("meter m grid sdm630 tcp://a:1 unit-gap-ms=10001\n", "0..10000");
+	ERR4("meter m grid nosuch tcp://a:1\n", "unknown profile \"nosuch\"");
+	ERR4("settle-delay 86401\n", "settle-delay: 86401 is out of range");
+	ERR5("settle-delay 1\nsettle-delay 2\n", "duplicate");
+	ERR5("meter m grid sdm630 tcp://a:1\nmeter m pv sdm120 tcp://b:1\n",
+	    "m: duplicate name (first given on line 4)");
+
+	/* points */
+	ERR4("point inv pv_w 4 30 i32 cdab\n", "point: missing argument "
+	    "(takes 7)");
+	ERR4("point sdm630 pv_w 4 30 i32 cdab 0\n", "built-in profile");
+	ERR4("point Inv pv_w 4 30 i32 cdab 0\n", "profile name");
+	ERR4("point inv sunshine 4 30 i32 cdab 0\n", "unknown quantity");
+	ERR4("point inv pv_w 5 30 i32 cdab 0\n", "3..4");
+	ERR4("point inv pv_w 4 65536 i32 cdab 0\n", "0..65535");
+	ERR4("point inv pv_w 4 65535 i32 cdab 0\n", "runs past register");
+	ERR4("point inv pv_w 4 30 i64 cdab 0\n", "unknown type \"i64\"");
+	ERR4("point inv pv_w 4 30 sunssf - 0\n", "unknown type");
+	ERR4("point inv pv_w 4 30 i32 - 0\n", "unknown word order \"-\"");
+	ERR4("point inv pv_w 4 30 i32 abdc 0\n", "unknown word order");
+	ERR4("point inv pv_w 4 30 i32 abcd 19\n", "-18..18");
+	ERR5("point inv pv_w 4 30 i32 abcd 0\npoint inv pv_w 4 32 i32 abcd "
+	    "0\n", "pv_w given twice in profile inv");
+	/* 16 profiles, then a 17th */
+	o = (size_t)snprintf(buf, sizeof(buf), "%s", BASE);
+	for (i = 0; i < 17; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+		    "point p%d pv_w 4 0 u16 - 0\n", i);
+	ERR(buf, 20, "more than 16 profiles");
+	/* every quantity once, then one again */
+	o = (size_t)snprintf(buf, sizeof(buf), "%s", BASE);
+	for (i = 0; i < 18; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+		    "point p %s 4 %d u16 - 0\n",
+		    kx_quantity_name((kx_quantity_t)(i % 17 + 1)), i);
+	ERR(buf, 21, "power_w given twice in profile p");
+}
+
+/* kx_conf_copy replaces what the destination held (no leak under ASan). */
+static void
+test_copy(void **state)
+{
+	kx_conf_t	 a, b;
+
+	(void)state;
+	OK(&a, BASE "peer " PK1 " tcp://a:1\npeer " PK2 " tcp://b:2\n");
+	OK(&b, BASE "peer " PK2 " tcp://c:3\n");
+	assert_int_equal(kx_conf_copy(&b, &a), 0);
+	assert_int_equal(b.npeers, 2);
+	assert_ptr_not_equal(b.peers, a.peers);
+	assert_string_equal(b.peers[1].endpoint, "tcp://b:2");
+	assert_int_equal(kx_conf_copy(&b, &b), 0);
+	kx_conf_free(&a);
+	kx_conf_free(&b);
+}
+
 int
 main(void)
 {
@@ -803,6 +981,9 @@ main(void)
 		cmocka_unit_test(test_err_buffer),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_meters),
+		cmocka_unit_test(test_err_meters),
+		cmocka_unit_test(test_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,10 @@
  * property tests on 500 random books (fixed seed); then the surplus of 30
  * random books against GLPK's glpsol (which must be installed: CI installs
  * glpk-utils, and a missing glpsol FAILS the test); then settlement cases
- * and the CLI's error paths.
+ * and the CLI's error paths; last, kx_clear and kx_clear_with (one work
+ * context reused across books) against a plain reference clearing
+ * written from the protocol's text (qsort of the steps, step by step
+ * greedy match).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1096,6 +1099,424 @@ t_cli_settle(void **state)
 	    ",-200000],[" ID("3") ",200000]]}\n");
 }
 
+/* ---- against a reference clearing ---------------------------------- */
+
+/*
+ * ref_clear: section 6 read literally, with nothing clever: orders in id
+ * order by qsort, every step expanded and qsorted with the protocol's
+ * comparator, a step by step greedy match, and the pro-rata split of the
+ * marginal level in sorted order. Slow and obviously right; market.c
+ * must agree with it bit for bit.
+ */
+typedef struct {
+	const uint8_t	*id;
+	uint32_t	 k;
+	uint64_t	 wh;
+	int64_t		 key;	/* sell: price; buy: -net (ascending) */
+	size_t		 ord;
+	uint64_t	 got;	/* greedy volume */
+	uint64_t	 fill;
+} rstep_t;
+
+static int
+cmp_rstep(const void *a, const void *b)
+{
+	const rstep_t	*x = a, *y = b;
+	int		 c;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if ((c = memcmp(x->id, y->id, 32)) != 0)
+		return c;
+	return (x->k > y->k) - (x->k < y->k);
+}
+
+static int
+cmp_ord_id(const void *a, const void *b, void *arg)
+{
+	const kx_order_t *o = arg;
+
+	return memcmp(o[*(const size_t *)a].id, o[*(const size_t *)b].id, 32);
+}
+
+/* Step 5 on one side's sorted steps (matched volume q). */
+static void
+ref_fills(rstep_t *st, size_t ns, uint64_t q)
+{
+	size_t		 i, last = 0, a, e;
+	uint64_t	 below = 0, w = 0, v, rem;
+
+	for (i = 0; i < ns; i++)
+		if (st[i].got > 0)
+			last = i;
+	for (a = last; a > 0 && st[a - 1].key == st[last].key; a--)
+		;
+	for (e = last; e < ns && st[e].key == st[last].key; e++)
+		;
+	for (i = a; i < e; i++)
+		w += st[i].wh;
+	for (i = 0; i < a; i++) {
+		st[i].fill = st[i].wh;
+		below += st[i].wh;
+	}
+	v = q - below;
+	for (rem = v, i = a; i < e; i++) {
+		st[i].fill = v * st[i].wh / w;
+		rem -= st[i].fill;
+	}
+	for (i = a; i < a + rem; i++)
+		st[i].fill++;
+}
+
+static int64_t
+floor_half(int64_t a)
+{
+	return a >= 0 ? a / 2 : -((-a + 1) / 2);
+}
+
+static void
+ref_clear(kx_clear_t *res, uint64_t *fills, bool *inc, const kx_order_t *o,
+    size_t n, const kx_params_t *p)
+{
+	crypto_generichash_state st;
+	rstep_t		*s[2], *x, *y;
+	size_t		*idx, ns[2] = { 0, 0 }, i, j, si, bi, last_s = 0;
+	size_t		 last_b = 0;
+	uint64_t	 tot[2] = { 0, 0 }, sum, q = 0, m;
+	int64_t		 lo, hi;
+	uint32_t	 k;
+	int		 side;
+
+	memset(res, 0, sizeof(*res));
+	res->floor = p->floor;
+	res->ceiling = p->ceiling;
+	res->fee = p->fee;
+	idx = calloc(n + 1, sizeof(*idx));
+	s[0] = calloc(n * KX_STEPS_MAX + 1, sizeof(rstep_t));
+	s[1] = calloc(n * KX_STEPS_MAX + 1, sizeof(rstep_t));
+	assert_true(idx != NULL && s[0] != NULL && s[1] != NULL);
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	qsort_r(idx, n, sizeof(*idx), cmp_ord_id, (void *)(uintptr_t)o);
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (i = 0; i < n; i++) {
+		const kx_order_t *x0 = &o[idx[i]];
+
+		fills[idx[i]] = 0;
+		inc[idx[i]] = false;
+		for (sum = 0, k = 0; k < x0->n; k++)
+			sum += x0->wh[k];
+		if (tot[x0->side] + sum > KX_MKT_SIDE_MAX)
+			continue;
+		tot[x0->side] += sum;
+		inc[idx[i]] = true;
+		res->n_included++;
+		crypto_generichash_update(&st, x0->id, 32);
+		for (k = 0; k < x0->n; k++) {
+			side = x0->side;
+			x = &s[side][ns[side]++];
+			x->id = x0->id;
+			x->k = k;
+			x->wh = x0->wh[k];
+			x->ord = idx[i];
+			x->key = side == KX_SELL ? eff_price(x0, k, p) :
+			    -eff_price(x0, k, p);
+		}
+	}
+	crypto_generichash_final(&st, res->set, 32);
+	qsort(s[KX_SELL], ns[KX_SELL], sizeof(rstep_t), cmp_rstep);
+	qsort(s[KX_BUY], ns[KX_BUY], sizeof(rstep_t), cmp_rstep);
+	/* step 3, one step at a time */
+	x = s[KX_SELL];
+	y = s[KX_BUY];
+	for (si = bi = 0; si < ns[KX_SELL] && bi < ns[KX_BUY] &&
+	    -y[bi].key >= x[si].key; ) {
+		m = x[si].wh - x[si].got;
+		if (y[bi].wh - y[bi].got < m)
+			m = y[bi].wh - y[bi].got;
+		x[si].got += m;
+		y[bi].got += m;
+		q += m;
+		last_s = si;
+		last_b = bi;
+		if (x[si].got == x[si].wh)
+			si++;
+		if (y[bi].got == y[bi].wh)
+			bi++;
+	}
+	res->volume = q;
+	if (q > 0) {
+		/* step 4 */
+		lo = x[last_s].key;
+		hi = -y[last_b].key;
+		if (bi < ns[KX_BUY] && -y[bi].key > lo)
+			lo = -y[bi].key;
+		if (si < ns[KX_SELL] && x[si].key < hi)
+			hi = x[si].key;
+		assert_true(lo <= hi);
+		res->has_price = true;
+		res->price = (uint32_t)floor_half(lo + hi);
+		/* step 5 and the surplus */
+		ref_fills(x, ns[KX_SELL], q);
+		ref_fills(y, ns[KX_BUY], q);
+		for (j = 0; j < ns[KX_SELL]; j++) {
+			fills[x[j].ord] += x[j].fill;
+			res->surplus -= x[j].key * (int64_t)x[j].fill;
+		}
+		for (j = 0; j < ns[KX_BUY]; j++) {
+			fills[y[j].ord] += y[j].fill;
+			res->surplus += -y[j].key * (int64_t)y[j].fill;
+		}
+	}
+	free(s[1]);
+	free(s[0]);
+	free(idx);
+}
+
+/* A random valid book for the comparison: ties of every kind (a coarse
+ * price grid, tiny wh, shared id prefixes), wide or narrow price ranges,
+ * any fee below the ceiling, floors and ceilings that clamp. */
+static void
+tie_book(kx_order_t *o, size_t n, kx_params_t *p)
+{
+	static const uint32_t pmax[] = { 200, 4000, 50000, KX_PRICE_MAX };
+	static const uint64_t whmax[] = { 1, 3, 1000, KX_WH_STEP_MAX };
+	uint32_t	 pm = pmax[rnd() % 4], grid, price, k;
+	uint64_t	 wm = whmax[rnd() % 4];
+	size_t		 i;
+	int		 b;
+
+	grid = rnd() % 3 == 0 ? 1 : (uint32_t)rnd_in(2, 60);
+	kx_params_default(p);
+	p->floor = (uint32_t)rnd_in(0, pm / 2);
+	p->ceiling = rnd() % 5 == 0 ? KX_PRICE_MAX :
+	    (uint32_t)rnd_in(p->floor > 0 ? p->floor : 1, pm);
+	p->fee = (uint32_t)rnd_in(0, rnd() % 3 == 0 ? p->ceiling - 1 :
+	    (p->ceiling - 1) / 4);
+	for (i = 0; i < n; i++) {
+		memset(&o[i], 0, sizeof(o[i]));
+		for (b = 0; b < 32; b += 8) {
+			uint64_t v = rnd();
+
+			memcpy(o[i].id + b, &v, 8);
+		}
+		if (rnd() % 3 == 0)	/* shared prefixes, up to 31 bytes */
+			memset(o[i].id, 0, (size_t)rnd_in(4, 31));
+		o[i].id[31] = (uint8_t)i;	/* distinct if the rest ties */
+		o[i].id[30] = (uint8_t)(i >> 8);
+		o[i].id[29] = (uint8_t)(i >> 16);
+		o[i].side = (int)(rnd() % 2);
+		o[i].n = (uint32_t)rnd_in(1, 16);
+		price = (uint32_t)(rnd_in(0, pm / grid) * grid);
+		for (k = 0; k < o[i].n; k++) {
+			o[i].wh[k] = rnd_in(1, wm);
+			o[i].price[k] = price;
+			if (o[i].side == KX_SELL) {
+				price += (uint32_t)rnd_in(1, 3) * grid;
+				if (price > KX_PRICE_MAX) {
+					o[i].n = k + 1;
+					break;
+				}
+			} else if (price == 0) {
+				o[i].n = k + 1;
+				break;
+			} else
+				price = price > grid ? price - grid : 0;
+		}
+	}
+}
+
+/* kx_clear and kx_clear_with(ctx) must both equal ref_clear. Returns
+ * 1 if the book traded, | 2 if orders were left out by the bound. */
+static int
+check_ref(kx_clear_ctx_t *ctx, const kx_order_t *o, size_t n,
+    const kx_params_t *p, const char *what, int t)
+{
+	kx_clear_t	 r0, r1, r2;
+	uint64_t	*f0, *f1, *f2;
+	bool		*i0, *i1, *i2;
+	int		 ret;
+
+	f0 = calloc(n + 1, sizeof(*f0));
+	f1 = calloc(n + 1, sizeof(*f1));
+	f2 = calloc(n + 1, sizeof(*f2));
+	i0 = calloc(n + 1, sizeof(*i0));
+	i1 = calloc(n + 1, sizeof(*i1));
+	i2 = calloc(n + 1, sizeof(*i2));
+	assert_true(f0 != NULL && f1 != NULL && f2 != NULL && i0 != NULL &&
+	    i1 != NULL && i2 != NULL);
+	ref_clear(&r0, f0, i0, o, n, p);
+	assert_int_equal(kx_clear(&r1, f1, i1, o, n, p), KX_MKT_OK);
+	assert_int_equal(kx_clear_with(ctx, &r2, f2, i2, o, n, p),
+	    KX_MKT_OK);
+	if (r0.has_price != r1.has_price || r0.price != r1.price ||
+	    r0.volume != r1.volume || r0.surplus != r1.surplus ||
+	    r0.n_included != r1.n_included ||
+	    memcmp(r0.set, r1.set, 32) != 0 ||
+	    memcmp(f0, f1, n * sizeof(*f0)) != 0 ||
+	    memcmp(i0, i1, n * sizeof(*i0)) != 0)
+		fail_msg("%s book %d (%zu orders): kx_clear differs from the "
+		    "reference (P %u/%u Q %" PRIu64 "/%" PRIu64 ")", what, t,
+		    n, r1.price, r0.price, r1.volume, r0.volume);
+	/* the context's result, byte for byte the same as kx_clear's */
+	if (memcmp(&r1, &r2, sizeof(r1)) != 0 ||
+	    memcmp(f1, f2, n * sizeof(*f1)) != 0 ||
+	    memcmp(i1, i2, n * sizeof(*i1)) != 0)
+		fail_msg("%s book %d (%zu orders): kx_clear_with differs "
+		    "from kx_clear", what, t, n);
+	if (r1.n_included == n)	/* it knows nothing of left-out orders */
+		check_invariants(o, n, p, &r1, f1);
+	ret = (r1.has_price ? 1 : 0) | (r1.n_included < n ? 2 : 0);
+	free(i2);
+	free(i1);
+	free(i0);
+	free(f2);
+	free(f1);
+	free(f0);
+	return ret;
+}
+
+static void
+t_reference(void **state)
+{
+	kx_clear_ctx_t	*ctx;
+	kx_order_t	*o;
+	kx_params_t	 p;
+	size_t		 n, i;
+	uint32_t	 k;
+	int		 t, traded = 0, cut = 0;
+
+	(void)state;
+	o = calloc(20000, sizeof(*o));
+	assert_non_null(o);
+	assert_non_null(ctx = kx_clear_ctx_new());
+	/* one context for all books, growing and shrinking */
+	for (t = 0; t < 1500; t++) {
+		n = (size_t)(t % 100 == 99 ? rnd_in(2000, 6000) :
+		    t % 10 == 0 ? rnd_in(0, 600) : rnd_in(0, 40));
+		tie_book(o, n, &p);
+		traded += check_ref(ctx, o, n, &p, "tie", t) & 1;
+	}
+	assert_true(traded > 500);	/* the books do trade */
+	/* the 10^12 Wh bound on both sides: big steps, orders left out */
+	for (t = 0; t < 4; t++) {
+		n = (size_t)rnd_in(14000, 20000);
+		tie_book(o, n, &p);
+		for (i = 0; i < n; i++) {
+			if (rnd() % 6 == 0)
+				continue;
+			o[i].side = rnd() % 5 != 0 ? KX_SELL : KX_BUY;
+			o[i].n = o[i].side == KX_SELL ?
+			    (uint32_t)rnd_in(8, 16) : 1;
+			for (k = 0; k < o[i].n; k++) {
+				o[i].wh[k] = KX_WH_STEP_MAX - rnd_in(0, 2);
+				o[i].price[k] = o[i].side == KX_SELL ?
+				    (uint32_t)(t * 1000 + 10 * k) :
+				    (uint32_t)rnd_in(0, 8000);
+			}
+		}
+		cut += (check_ref(ctx, o, n, &p, "bound", t) & 2) != 0;
+	}
+	assert_int_equal(cut, 4);	/* each left orders out */
+	/* exactly 10^12 Wh of sells: 6250 orders of 16 x 10^7 fit, one more
+	 * Wh (id ff..ff, the last in id order) does not; one buy */
+	n = 6252;
+	tie_book(o, n, &p);
+	p = params(0, 30000, 0);
+	for (i = 0; i < n; i++) {
+		o[i].side = i == n - 1 ? KX_BUY : KX_SELL;
+		o[i].n = i < n - 2 ? 16 : 1;
+		for (k = 0; k < o[i].n; k++) {
+			o[i].wh[k] = i < n - 2 ? KX_WH_STEP_MAX : 12345;
+			o[i].price[k] = i < n - 1 ? 100 + k : 20000;
+		}
+	}
+	memset(o[n - 2].id, 0xff, 32);
+	o[n - 2].wh[0] = 1;
+	assert_int_equal(check_ref(ctx, o, n, &p, "exact", 0), 1 | 2);
+	assert_int_equal(kx_clear(&R, FILLS, INC, o, n, &p), KX_MKT_OK);
+	assert_int_equal(R.n_included, n - 1);
+	assert_false(INC[n - 2]);
+	/* one price for everything, 1 or 2 Wh each: a remainder shared over
+	 * more than 2^16 orders (ranks past 16 bits) */
+	n = 70000;
+	o = realloc(o, n * sizeof(*o));
+	assert_non_null(o);
+	tie_book(o, n, &p);
+	p = params(0, KX_PRICE_MAX, 0);
+	for (i = 0; i < n; i++) {
+		o[i].n = 1;
+		o[i].wh[0] = 1 + (i % 3 == 0);
+		o[i].price[0] = 500;
+	}
+	assert_int_equal(check_ref(ctx, o, n, &p, "flat", 0), 1);
+	kx_clear_ctx_free(&ctx);
+	free(o);
+}
+
+static void
+t_ctx(void **state)
+{
+	kx_clear_ctx_t	*ctx = NULL, *c2;
+	kx_order_t	 o[3];
+	kx_params_t	 p = params(800, 3100, 500);
+	uint64_t	 wh[2] = { 10, 10 };
+	uint32_t	 pr[2] = { 100, 100 };
+
+	(void)state;
+	kx_clear_ctx_free(NULL);	/* NULL and *NULL are fine */
+	kx_clear_ctx_free(&ctx);
+	assert_non_null(ctx = kx_clear_ctx_new());
+	assert_non_null(c2 = kx_clear_ctx_new());
+	/* errors through a context, which stays usable after them */
+	o[0] = ord1(1, KX_SELL, 100, 1000);
+	o[1] = ord1(1, KX_BUY, 100, 2000);
+	assert_int_equal(kx_clear_with(ctx, &R, FILLS, INC, o, 2, &p),
+	    KX_MKT_EDUP);
+	o[1] = ord(2, KX_SELL, 2, 2, wh, pr);
+	assert_int_equal(kx_clear_with(ctx, &R, FILLS, INC, o, 2, &p),
+	    KX_MKT_EINVAL);
+	p.fee = 3100;
+	o[1] = ord1(2, KX_BUY, 100, 2501);
+	assert_int_equal(kx_clear_with(ctx, &R, FILLS, INC, o, 2, &p),
+	    KX_MKT_EINVAL);
+	assert_int_equal(kx_clear_with(ctx, &R, FILLS, INC, o,
+	    (size_t)KX_MKT_ORDERS_MAX + 1, &p), KX_MKT_EINVAL);
+	p.fee = 500;
+	assert_int_equal(kx_clear_with(ctx, &R, FILLS, INC, o,
+	    (size_t)KX_MKT_ORDERS_MAX + 1, &p), KX_MKT_E2BIG);
+	/* the book of t_one_trade, twice on one context, once on another */
+	o[2] = ord1(3, KX_BUY, 50, 1300);
+	assert_int_equal(kx_clear_with(ctx, &R, FILLS, INC, o, 3, &p),
+	    KX_MKT_OK);
+	assert_int_equal(kx_clear_with(ctx, &R, FILLS, INC, o, 3, &p),
+	    KX_MKT_OK);
+	assert_int_equal(R.price, 1500);
+	assert_int_equal(R.volume, 100);
+	assert_int_equal(R.surplus, 100100);
+	assert_int_equal(FILLS[0], 100);
+	assert_int_equal(FILLS[1], 100);
+	assert_int_equal(FILLS[2], 0);
+	assert_int_equal(kx_clear_with(c2, &R, FILLS, NULL, o, 3, &p),
+	    KX_MKT_OK);
+	assert_int_equal(R.price, 1500);
+	/* an empty book, then one side only */
+	assert_int_equal(kx_clear_with(ctx, &R, FILLS, INC, o, 0, &p),
+	    KX_MKT_OK);
+	assert_false(R.has_price);
+	assert_int_equal(R.n_included, 0);
+	assert_int_equal(kx_clear_with(ctx, &R, FILLS, INC, o, 1, &p),
+	    KX_MKT_OK);
+	assert_false(R.has_price);
+	assert_int_equal(FILLS[0], 0);
+	assert_true(INC[0]);
+	kx_clear_ctx_free(&c2);
+	assert_null(c2);
+	kx_clear_ctx_free(&ctx);
+	assert_null(ctx);
+	kx_clear_ctx_free(&ctx);	/* idempotent */
+}
+
 int
 main(void)
 {
@@ -1118,6 +1539,8 @@ main(void)
 		cmocka_unit_test(t_cli_clear),
 		cmocka_unit_test(t_cli_errors),
 		cmocka_unit_test(t_cli_settle),
+		cmocka_unit_test(t_reference),
+		cmocka_unit_test(t_ctx),
 	};
 
 	if (sodium_init() < 0)

@@ -32,7 +32,7 @@
 /* ---- decoders ---- */
 
 static void
-dec_ok(const uint16_t *r, size_t n, kx_rtype_t t, kx_order_t o,
+dec_ok(const uint16_t *r, size_t n, kx_rtype_t t, kx_word_order_t o,
     kx_val_t *v)
 {
 	assert_int_equal(kx_reg_decode(v, r, n, t, o), KX_METER_OK);
@@ -90,7 +90,7 @@ test_int32_orders(void **state)
 		{ 0x3412, 0x7856 },	/* BADC */
 		{ 0x5678, 0x1234 },	/* CDAB */
 	};
-	static const kx_order_t o[4] = { KX_O_ABCD, KX_O_DCBA, KX_O_BADC,
+	static const kx_word_order_t o[4] = { KX_O_ABCD, KX_O_DCBA, KX_O_BADC,
 	    KX_O_CDAB };
 	static const uint16_t neg[2] = { 0xFFFF, 0xFFFE };
 	kx_val_t	 v;
@@ -178,7 +178,7 @@ test_sentinels(void **state)
 	assert_int_equal(kx_reg_decode(&v, zero, 2, (kx_rtype_t)99,
 	    KX_O_ABCD), KX_METER_ETYPE);
 	assert_int_equal(kx_reg_decode(&v, zero, 2, KX_T_U32,
-	    (kx_order_t)9), KX_METER_ETYPE);
+	    (kx_word_order_t)9), KX_METER_ETYPE);
 }
 
 static void

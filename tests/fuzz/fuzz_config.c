@@ -4,7 +4,8 @@
  * The input is read as a configuration file. A refusal must be one line
  * starting with the name given and must leave no peers behind; an
  * acceptance must hold every invariant the daemon relies on (required
- * keys present, each value in its range, NUL-terminated strings).
+ * keys present, each value in its range, NUL-terminated strings, meters
+ * naming a known profile, configured profiles sorted for block reads).
  * kx_conf_free is then called twice (idempotent); ASan sees any leak.
  */
 #include <stdint.h>
@@ -49,6 +50,31 @@ check_accepted(const kx_conf_t *c)
 	    c->max_message < 1024 || c->max_message > 1048576 ||
 	    c->log_level < 0 || c->log_level > 2)
 		abort();
+	if (c->nmeters > KX_CONF_METERS_MAX ||
+	    c->nprofiles > KX_CONF_PROFILES_MAX)
+		abort();
+	for (i = 0; i < c->nmeters; i++) {
+		const kx_conf_meter_t	*m = &c->meters[i];
+
+		if (kx_conf_profile(c, m->profile) == NULL ||
+		    (m->dev.host[0] == '\0') == (m->dev.rtu[0] == '\0') ||
+		    m->dev.unit < 0 || m->dev.unit > 247 ||
+		    m->poll.period_ms < 100 || m->use > KX_USE_BATTERY)
+			abort();
+	}
+	for (i = 0; i < c->nprofiles; i++) {
+		const kx_profile_t	*p = &c->profiles[i].profile;
+		size_t			 j;
+
+		if (p->points != c->profiles[i].points || p->npoints == 0 ||
+		    p->npoints > KX_PROFILE_POINTS_MAX)
+			abort();
+		for (j = 1; j < p->npoints; j++)	/* sorted for reading */
+			if (p->points[j].fc < p->points[j - 1].fc ||
+			    (p->points[j].fc == p->points[j - 1].fc &&
+			    p->points[j].addr < p->points[j - 1].addr))
+				abort();
+	}
 }
 
 int

@@ -67,7 +67,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (t = KX_T_U16; t <= KX_T_SUNSSF; t++)
 			for (o = KX_O_ABCD; o <= KX_O_CDAB; o++)
 				if (kx_reg_decode(&v, regs + i, n - i,
-				    (kx_rtype_t)t, (kx_order_t)o) ==
+				    (kx_rtype_t)t, (kx_word_order_t)o) ==
 				    KX_METER_OK && kx_val_to_fixed(&x, &v,
 				    exp10) == KX_METER_OK && (x >= (1LL << 62) ||
 				    x <= -(1LL << 62)))

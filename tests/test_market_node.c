@@ -1,0 +1,369 @@
+/*
+ * test_market_node.c - the market in running nodes (node/mktd.c): three
+ * kaga-node processes on 127.0.0.1 (an operator, a seller and a buyer,
+ * each member with a kaga-meter-sim SDM630 over Modbus TCP), 10-second
+ * slots set by an operator `market` message.
+ *
+ * One slot end to end: both members publish orders before the gate; the
+ * operator clears at the gate and publishes `clear`; both members
+ * recompute it and agree; after the slot each sends its sealed reading
+ * from its meter's slot totals; the operator opens them and publishes
+ * `settle`; both members check their own line and agree; every node
+ * posts the same double-entry ledger, whose balances sum to zero.
+ * Then a dispute: a `clear` whose order set no node can reproduce is
+ * recorded as a dispute by both members after the verify window.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "netutil.h"
+#include "store.h"
+
+#define NOW_MS()	((int64_t)time(NULL) * 1000)
+#define SLOT_S		10
+#define GATE_S		2
+
+typedef struct {
+	char	*root;
+	tnode_t	 nodes[3];
+	pid_t	 sims[3];
+} net_t;
+
+static const char *
+sim_path(void)
+{
+	const char	*p = getenv("KAGA_METER_SIM");
+
+	return p != NULL ? p : "build/rel/bin/kaga-meter-sim";
+}
+
+static int
+port_open(int port)
+{
+	struct sockaddr_in	 sin;
+	int			 s, rc;
+
+	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	rc = connect(s, (struct sockaddr *)&sin, sizeof(sin));
+	close(s);
+	return rc == 0;
+}
+
+static pid_t
+sim_start(int port, const char *hour)
+{
+	char		 listen[64];
+	pid_t		 pid;
+	int		 i, fd;
+	char *const	 argv[] = { "kaga-meter-sim", "--listen", listen,
+	    "--profile", "sdm630", "--hour", (char *)(uintptr_t)hour,
+	    "--speed", "60", NULL };
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	if ((pid = fork()) == 0) {
+		if ((fd = open("/dev/null", O_WRONLY)) != -1)
+			dup2(fd, 2);
+		execvp(sim_path(), argv);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	for (i = 0; i < 150 && !port_open(port); i++)
+		usleep(20000);
+	assert_true(port_open(port));
+	return pid;
+}
+
+static int
+setup(void **state)
+{
+	net_t	*net = calloc(1, sizeof(*net));
+
+	assert_non_null(net);
+	net->root = tmpdir_new();
+	*state = net;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	net_t	*net = *state;
+	size_t	 i;
+
+	for (i = 0; i < 3; i++) {
+		tnode_stop(&net->nodes[i], SIGKILL);
+		if (net->sims[i] > 0) {
+			kill(net->sims[i], SIGTERM);
+			waitpid(net->sims[i], NULL, 0);
+		}
+	}
+	rm_rf(net->root);
+	free(net->root);
+	free(net);
+	return 0;
+}
+
+/*
+ * The operator's member messages for nodes 1 and 2 and a market message
+ * with 10 s slots, imported into every store before the nodes start.
+ */
+static void
+seed(net_t *net)
+{
+	tnode_t		*op = &net->nodes[0];
+	kx_store_t	*st;
+	kx_result_t	 r;
+	kx_why_t	 why;
+	kx_buf_t	 msgs[3];
+	tkey_t		 k;
+	uint8_t		 prev[KX_ID_LEN];
+	char		 path[400], body[512];
+	size_t		 i, j;
+
+	snprintf(path, sizeof(path), "%s/node.key", op->dir);
+	assert_int_equal(kx_key_load(path, k.sk, &why), 0);
+	for (i = 0; i < 3; i++) {
+		kx_buf_init(&msgs[i]);
+		if (i < 2) {
+			tnode_t	*t = &net->nodes[i + 1];
+
+			snprintf(body, sizeof(body), "{\"node\":\"%s\","
+			    "\"role\":\"household\",\"endpoint\":"
+			    "\"tcp://127.0.0.1:%d\",\"until\":0}", t->hex,
+			    t->port);
+			tmsg(&msgs[i], &k, i + 1, i ? prev : NULL,
+			    NOW_MS() - 60000 + (int64_t)i, "member", body);
+		} else {
+			snprintf(body, sizeof(body), "{\"from\":0,\"slot_s\":%d,"
+			    "\"gate_s\":%d,\"floor\":800,\"ceiling\":3100,"
+			    "\"fee\":500,\"time_limit\":600,\"pt_value\":"
+			    "100000}", SLOT_S, GATE_S);
+			tmsg(&msgs[i], &k, i + 1, prev, NOW_MS() - 60000 + 2,
+			    "market", body);
+		}
+		tid(prev, &msgs[i]);
+	}
+	for (j = 0; j < 3; j++) {
+		snprintf(path, sizeof(path), "%s/store", net->nodes[j].dir);
+		assert_non_null(st = kx_store_open(path, 0, &why));
+		assert_int_equal(kx_store_add_operator(st, op->pk), KX_OK);
+		for (i = 0; i < 3; i++) {
+			assert_int_equal(kx_store_import(st, msgs[i].data,
+			    msgs[i].len, NOW_MS(), &r, NULL, NULL), KX_OK);
+			assert_int_equal(r.outcome, KX_ACCEPTED);
+		}
+		kx_store_close(&st);
+	}
+	for (i = 0; i < 3; i++)
+		kx_buf_free(&msgs[i]);
+	sodium_memzero(k.sk, sizeof(k.sk));
+}
+
+/* A number from the "market" part of the node's status. */
+static long long
+mstat(const tnode_t *t, const char *key)
+{
+	kx_buf_t	 r;
+	char		 pat[64];
+	const char	*h, *mk;
+	long long	 v = -1;
+
+	kx_buf_init(&r);
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	if (tctl(t, &r, 1, "status", (size_t)6) == 0 &&
+	    kx_buf_cstr(&r) == 0 &&
+	    (mk = strstr((char *)r.data, "\"market\":")) != NULL &&
+	    (h = strstr(mk, pat)) != NULL)
+		v = strtoll(h + strlen(pat), NULL, 10);
+	kx_buf_free(&r);
+	return v;
+}
+
+static int
+wait_mstat(const tnode_t *t, const char *key, long long want, int ms)
+{
+	int64_t	 end = tnow_ms() + ms;
+
+	while (tnow_ms() < end) {
+		if (mstat(t, key) >= want)
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+/* The node's ledger JSON (NUL-terminated in r). */
+static void
+ledger(const tnode_t *t, kx_buf_t *r)
+{
+	kx_buf_reset(r);
+	assert_int_equal(tctl(t, r, 1, "ledger", (size_t)6), 0);
+	assert_int_equal(kx_buf_cstr(r), 0);
+}
+
+/* Sum of the "balances" numbers; *n their count. */
+static long long
+balance_sum(const char *j, int *n, const char *who, long long *whose)
+{
+	const char	*p = strstr(j, "\"balances\":{");
+	long long	 sum = 0;
+	char		 pat[80];
+
+	*n = 0;
+	assert_non_null(p);
+	snprintf(pat, sizeof(pat), "\"%s\":", who);
+	if (strstr(p, pat) != NULL)
+		*whose = strtoll(strstr(p, pat) + strlen(pat), NULL, 10);
+	for (p = strchr(p, '{'); (p = strchr(p, ':')) != NULL; p++) {
+		sum += strtoll(p + 1, NULL, 10);
+		(*n)++;
+	}
+	return sum;
+}
+
+static void
+test_slot_end_to_end(void **state)
+{
+	net_t		*net = *state;
+	const tnode_t	*boot[1];
+	char		 extra[256], order[256];
+	kx_buf_t	 l0, l1, l2;
+	uint64_t	 slot;
+	int64_t		 now;
+	int		 i, nb;
+	long long	 sum, seller = 0, buyer = 0;
+
+	for (i = 0; i < 3; i++)
+		tnode_init(&net->nodes[i], net->root, i, i ? "household" :
+		    "operator");
+	boot[0] = &net->nodes[0];
+	for (i = 1; i < 3; i++) {
+		int	 port = net->nodes[i].port + 50;
+
+		/* the seller's house at noon exports, the buyer's at 20h */
+		net->sims[i] = sim_start(port, i == 1 ? "12" : "20");
+		snprintf(extra, sizeof(extra), "meter grid grid sdm630 "
+		    "tcp://127.0.0.1:%d period-ms=200 timeout-ms=300 "
+		    "max-power-w=100000000\n", port);
+		snprintf(net->nodes[i].extra, sizeof(net->nodes[i].extra),
+		    "%s", extra);
+	}
+	snprintf(net->nodes[0].extra, sizeof(net->nodes[0].extra),
+	    "settle-delay 3\n");
+	for (i = 0; i < 3; i++)
+		tnode_conf(&net->nodes[i], &net->nodes[0], boot, i ? 1 : 0,
+		    200);
+	seed(net);
+	for (i = 0; i < 3; i++)
+		tnode_start(&net->nodes[i]);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(tnode_wait_up(&net->nodes[i], 10000), 0);
+
+	/* a slot whose gate is at least 3 s away */
+	now = NOW_MS() / 1000;
+	slot = ((uint64_t)now / SLOT_S + 1) * SLOT_S;
+	if ((int64_t)slot - GATE_S - now < 3)
+		slot += SLOT_S;
+	snprintf(order, sizeof(order), "{\"slot\":%llu,\"side\":\"sell\","
+	    "\"steps\":[[500,1000]]}", (unsigned long long)slot);
+	assert_int_equal(tpublish(&net->nodes[1], "order", order), 0);
+	snprintf(order, sizeof(order), "{\"slot\":%llu,\"side\":\"buy\","
+	    "\"steps\":[[300,2500]]}", (unsigned long long)slot);
+	assert_int_equal(tpublish(&net->nodes[2], "order", order), 0);
+
+	/* clear at the gate, agreed by both members */
+	assert_int_equal(wait_mstat(&net->nodes[0], "cleared", 1, 20000), 0);
+	for (i = 1; i < 3; i++)
+		assert_int_equal(wait_mstat(&net->nodes[i], "clears_agreed",
+		    1, 10000), 0);
+	/* readings after the slot, then the settle, checked by both */
+	for (i = 1; i < 3; i++)
+		assert_int_equal(wait_mstat(&net->nodes[i], "readings_sent", 1,
+		    25000), 0);
+	assert_int_equal(wait_mstat(&net->nodes[0], "settled", 1, 20000), 0);
+	for (i = 1; i < 3; i++) {
+		assert_int_equal(wait_mstat(&net->nodes[i], "settles_agreed",
+		    1, 10000), 0);
+		assert_int_equal(mstat(&net->nodes[i], "disputes_total"), 0);
+	}
+	assert_int_equal(mstat(&net->nodes[0], "disputes_total"), 0);
+
+	/* one ledger everywhere; balances sum to zero */
+	kx_buf_init(&l0);
+	kx_buf_init(&l1);
+	kx_buf_init(&l2);
+	for (i = 0; i < 50; i++) {	/* the operator posts on receipt */
+		ledger(&net->nodes[0], &l0);
+		ledger(&net->nodes[1], &l1);
+		ledger(&net->nodes[2], &l2);
+		if (strcmp((char *)l0.data, (char *)l1.data) == 0 &&
+		    strcmp((char *)l0.data, (char *)l2.data) == 0)
+			break;
+		usleep(100000);
+	}
+	printf("ledger: %s\n", (char *)l0.data);
+	assert_string_equal((char *)l0.data, (char *)l1.data);
+	assert_string_equal((char *)l0.data, (char *)l2.data);
+	assert_non_null(strstr((char *)l0.data, "\"kind\":\"trade\""));
+	assert_non_null(strstr((char *)l0.data, "\"kind\":\"fee\""));
+	sum = balance_sum((char *)l0.data, &nb, net->nodes[1].hex, &seller);
+	assert_int_equal(sum, 0);
+	assert_true(nb >= 4);		/* 2 members, operator, grid */
+	(void)balance_sum((char *)l0.data, &nb, net->nodes[2].hex, &buyer);
+	/* the buyer paid 300 Wh x (P + fee) = 300 x 1500 at most */
+	assert_true(buyer <= -300LL * 1000 && buyer >= -300LL * 1500);
+	/* the seller got at most 300 Wh x P */
+	assert_true(seller <= 300LL * 1000);
+	/* the fee went to the grid: 300 Wh x 500 */
+	assert_non_null(strstr((char *)l0.data, "\"from\":\"operator\","
+	    "\"to\":\"grid\",\"amount\":150000,\"kind\":\"fee\""));
+	/* an account filter shows only that account */
+	kx_buf_reset(&l1);
+	assert_int_equal(tctl(&net->nodes[1], &l1, 2, "ledger", (size_t)6,
+	    "grid", (size_t)4), 0);
+	assert_int_equal(kx_buf_cstr(&l1), 0);
+	assert_null(strstr((char *)l1.data, "\"kind\":\"trade\""));
+	assert_non_null(strstr((char *)l1.data, "\"balances\":{\"grid\":"));
+
+	/* a clear nobody can reproduce: a dispute at both members */
+	snprintf(order, sizeof(order), "{\"slot\":%llu,\"set\":\"%s\","
+	    "\"price\":null,\"volume\":0,\"fills\":[]}",
+	    (unsigned long long)(slot - SLOT_S), "1111111111111111111111111"
+	    "111111111111111111111111111111111111111");
+	assert_int_equal(tpublish(&net->nodes[0], "clear", order), 0);
+	for (i = 1; i < 3; i++)
+		assert_int_equal(wait_mstat(&net->nodes[i], "disputes_total",
+		    1, 20000), 0);
+	kx_buf_reset(&l1);
+	assert_int_equal(tctl(&net->nodes[1], &l1, 1, "status", (size_t)6),
+	    0);
+	assert_int_equal(kx_buf_cstr(&l1), 0);
+	assert_non_null(strstr((char *)l1.data, "order set differs"));
+	kx_buf_free(&l0);
+	kx_buf_free(&l1);
+	kx_buf_free(&l2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_slot_end_to_end, setup,
+		    teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
