@@ -59,6 +59,7 @@ struct kx_mktd {
 	MDB_dbi		 done, xfers, disputes;
 	int64_t		 next_tick;
 	struct pending_verify pv[LOOKBACK + 2];
+	kx_clear_ctx_t	*cctx;		/* clearing scratch, kept between slots */
 	uint64_t	 n_disputes_session;
 };
 
@@ -262,8 +263,8 @@ book_clear(kx_mktd_t *m, uint64_t slot, struct book *bk)
 	if ((bk->fills = calloc(bk->n ? bk->n : 1, sizeof(*bk->fills))) ==
 	    NULL)
 		return -1;
-	if ((rc = kx_clear(&bk->res, bk->fills, NULL, bk->o, bk->n,
-	    &bk->p)) != KX_MKT_OK) {
+	if ((rc = kx_clear_with(m->cctx, &bk->res, bk->fills, NULL, bk->o,
+	    bk->n, &bk->p)) != KX_MKT_OK) {
 		log_warnx("market: slot %" PRIu64 ": clearing failed: %s",
 		    slot, kx_mkt_strerror(rc));
 		return -1;
@@ -1312,10 +1313,15 @@ kx_mktd_open(const kx_mktd_conf_t *conf, char *err, size_t errlen)
 		return NULL;
 	}
 	m->c = *conf;
+	if ((m->cctx = kx_clear_ctx_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(m);
+		return NULL;
+	}
 	snprintf(dir, sizeof(dir), "%s/ledger", conf->dir);
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		free(m);
+		kx_mktd_close(&m);
 		return NULL;
 	}
 	if ((rc = mdb_env_create(&m->env)) != 0 ||
@@ -1350,6 +1356,7 @@ kx_mktd_close(kx_mktd_t **p)
 		return;
 	if (m->env != NULL)
 		mdb_env_close(m->env);
+	kx_clear_ctx_free(&m->cctx);
 	free(m);
 	*p = NULL;
 }
