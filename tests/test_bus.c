@@ -36,6 +36,10 @@
 
 static int	 base_port;
 
+/* Children still running: a failed test's are stopped by its teardown. */
+#define KIDS_MAX	8
+static pid_t	 kids[KIDS_MAX];
+
 /* ---- helpers: clock, processes ---- */
 
 static int64_t
@@ -72,17 +76,49 @@ static pid_t
 spawn(const char *path, char *const argv[])
 {
 	pid_t	 pid;
-	int	 fd;
+	int	 fd, i;
 
 	pid = fork();
 	assert_true(pid != -1);
 	if (pid == 0) {
-		if ((fd = open("/dev/null", O_WRONLY)) != -1)
+		if ((fd = open("/dev/null", O_WRONLY)) != -1) {
+			dup2(fd, 1);
 			dup2(fd, 2);
+		}
 		execvp(path, argv);
 		_exit(127);
 	}
+	for (i = 0; i < KIDS_MAX; i++)
+		if (kids[i] == 0) {
+			kids[i] = pid;
+			break;
+		}
 	return pid;
+}
+
+static void
+forget(pid_t pid)
+{
+	int	 i;
+
+	for (i = 0; i < KIDS_MAX; i++)
+		if (kids[i] == pid)
+			kids[i] = 0;
+}
+
+static int
+teardown(void **state)
+{
+	int	 i;
+
+	(void)state;
+	for (i = 0; i < KIDS_MAX; i++)
+		if (kids[i] != 0) {
+			kill(kids[i], SIGTERM);
+			waitpid(kids[i], NULL, 0);
+			kids[i] = 0;
+		}
+	return 0;
 }
 
 static void
@@ -90,6 +126,7 @@ stop(pid_t pid, int want_status)
 {
 	int	 st;
 
+	forget(pid);
 	assert_int_equal(kill(pid, SIGTERM), 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	if (want_status >= 0) {
@@ -173,6 +210,7 @@ sim_rtu(const pty_t *t, const char *units, int probe)
 			nap_ms(100);
 	kx_meter_dev_destroy(&d);
 	if (rc != KX_METER_OK) {
+		forget(pid);
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 		fail_msg("kaga-meter-sim --rtu did not answer (%s)",
@@ -563,6 +601,7 @@ sim_tcp(int port, const char *units)
 			return pid;
 		nap_ms(20);
 	}
+	forget(pid);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	fail_msg("kaga-meter-sim did not start (%s)", sim_path());
@@ -651,9 +690,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bus_conf),
-		cmocka_unit_test(test_rtu_dead_unit),
-		cmocka_unit_test(test_rtu_gaps),
-		cmocka_unit_test(test_tcp_shared),
+		cmocka_unit_test_teardown(test_rtu_dead_unit, teardown),
+		cmocka_unit_test_teardown(test_rtu_gaps, teardown),
+		cmocka_unit_test_teardown(test_tcp_shared, teardown),
 	};
 
 	base_port = 20000 + (int)(getpid() % 1000) * 4;
