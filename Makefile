@@ -7,7 +7,8 @@
 #   make fuzz         libFuzzer runs (clang), FUZZ_SECONDS each
 #   make demo         the main job (see README.md)
 #   make deps         install the Debian packages we need, when missing
-#   make install / uninstall   PREFIX=/usr/local DESTDIR=
+#   make install / uninstall   PREFIX=/usr/local DESTDIR= (programs, man
+#                              pages, the systemd unit in SYSTEMDDIR)
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
@@ -122,7 +123,7 @@ check: deps
 	$(MAKE) run-tests
 
 run-tests: $(BINS) $(TESTS) $(REPLAY) checksrc
-	B=$(B) sh tests/run.sh $(TESTS) -- $(REPLAY)
+	B=$(B) SANITIZE=$(SANITIZE) sh tests/run.sh $(TESTS) -- $(REPLAY)
 
 checksrc:
 	@sh tests/checksrc.sh
@@ -149,12 +150,25 @@ fuzz: deps
 deps:
 	@sh .ci/deps.sh $(DEB_PKGS)
 
+MANDIR	?= $(PREFIX)/share/man
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+MANPAGES = docs/man/kaga-ctl.1 docs/man/kaga-node.conf.5 docs/man/kaga-node.8
+
 install: $(BINS)
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSTEMDDIR)
 	for p in $(PROGS); do install -m 0755 $(B)/bin/$$p $(DESTDIR)$(BINDIR)/$$p; done
+	for m in $(MANPAGES); do s=$${m##*.}; \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	sed 's|@BINDIR@|$(BINDIR)|g' node/kaga-node.service > $(DESTDIR)$(SYSTEMDDIR)/kaga-node.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/kaga-node.service
 
 uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p; done
+	for m in $(MANPAGES); do s=$${m##*.}; \
+		rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -f $(DESTDIR)$(SYSTEMDDIR)/kaga-node.service
 
 demo: deps
 	$(MAKE) all
