@@ -43,6 +43,7 @@ enum {
 	K_POINT,
 	K_METER,
 	K_SETTLE_DELAY,
+	K_METRICS_LISTEN,
 	K_COUNT
 };
 
@@ -68,6 +69,7 @@ static const struct {
 	[K_POINT] =		{ "point", 7, true },
 	[K_METER] =		{ "meter", 4, true, TOK_MAX - 1 },
 	[K_SETTLE_DELAY] =	{ "settle-delay", 1, false },
+	[K_METRICS_LISTEN] =	{ "metrics-listen", 1, false },
 };
 
 /* Ranges of the numeric values. */
@@ -689,6 +691,21 @@ apply(pctx *p, int k, char *tok[TOK_MAX], size_t ntok)
 		return add_meter(p, tok, ntok);
 	case K_SETTLE_DELAY:
 		return unumber(p, key, tok[1], 0, 86400, &c->settle_delay_s);
+	case K_METRICS_LISTEN:
+		{
+			const char	*colon = strrchr(tok[1], ':');
+			long long	 port;
+
+			n = strlen(tok[1]);
+			if (colon == NULL || colon == tok[1] ||
+			    n > KX_CONF_ENDPOINT_MAX)
+				return bad(p, "metrics-listen: \"%s\" is not "
+				    "HOST:PORT", show(sb, tok[1]));
+			if (number(p, key, colon + 1, 1, 65535, &port) == -1)
+				return -1;
+			memcpy(c->metrics_listen, tok[1], n + 1);
+			return 0;
+		}
 	}
 	return bad(p, "internal error: keyword %d", k);
 }

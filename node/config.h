@@ -77,6 +77,7 @@ typedef struct {
 	size_t		 max_message;		/* ZMQ_MAXMSGSIZE, bytes */
 	int		 log_level;		/* 0 debug, 1 info, 2 warn */
 	unsigned	 settle_delay_s;	/* operator: settle after */
+	char		 metrics_listen[KX_CONF_ENDPOINT_MAX + 1]; /* "" none */
 	kx_conf_meter_t	 meters[KX_CONF_METERS_MAX];
 	size_t		 nmeters;
 	kx_conf_profile_t profiles[KX_CONF_PROFILES_MAX];

@@ -1360,3 +1360,28 @@ kx_mktd_close(kx_mktd_t **p)
 	free(m);
 	*p = NULL;
 }
+
+int
+kx_mktd_counts(kx_mktd_t *m, kx_mktd_counts_t *c)
+{
+	MDB_txn		*txn;
+	MDB_stat	 st;
+	uint64_t	 a, b, d;
+
+	memset(c, 0, sizeof(*c));
+	if (m == NULL || mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	count_kind(m, txn, D_CLEARED, "published", &c->cleared);
+	count_kind(m, txn, D_SETTLED, "published", &c->settled);
+	count_kind(m, txn, D_READING, NULL, &c->readings_sent);
+	count_kind(m, txn, D_READING, "no fill", &a);
+	count_kind(m, txn, D_READING, "no grid", &b);
+	count_kind(m, txn, D_READING, "no totals", &d);
+	c->readings_sent -= a + b + d;
+	count_kind(m, txn, D_VERIFIED, "agreed", &c->clears_agreed);
+	count_kind(m, txn, D_CHECKED, "agreed", &c->settles_agreed);
+	if (mdb_stat(txn, m->disputes, &st) == 0)
+		c->disputes = st.ms_entries;
+	mdb_txn_abort(txn);
+	return 0;
+}

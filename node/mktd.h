@@ -65,6 +65,14 @@ void		 kx_mktd_tick(kx_mktd_t *, int64_t now_ms);
  */
 void		 kx_mktd_status(kx_mktd_t *, kx_buf_t *b);
 
+/* The counts kx_mktd_status shows, for metrics. */
+typedef struct {
+	uint64_t	 cleared, settled, readings_sent, clears_agreed,
+			 settles_agreed, disputes;
+} kx_mktd_counts_t;
+
+int		 kx_mktd_counts(kx_mktd_t *, kx_mktd_counts_t *c);
+
 /*
  * Appends the ledger as JSON: balances per account and the transfers of
  * each slot (docs/market.md). account NULL for all, else only transfers

@@ -27,6 +27,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "meterd.h"
+#include "metrics.h"
 #include "mktd.h"
 #include "msgjson.h"
 #include "node.h"
@@ -120,6 +121,7 @@ struct kx_node {
 	kx_store_t	*st;
 	kx_meterd_t	*meters;	/* NULL-safe: no meters configured */
 	kx_mktd_t	*mkt;		/* market duties and the ledger */
+	int		 metrics_fd;	/* Prometheus port, or -1 */
 	uint8_t		 sk[KX_SK_LEN], pk[KX_PK_LEN];
 	uint8_t		 csk[32], cpk[32];
 	char		 hex[2 * KX_PK_LEN + 1];
@@ -1691,6 +1693,119 @@ load_key(kx_node_t *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* The Prometheus exposition of the node's state (metrics.h). */
+static void
+metrics_body(kx_node_t *n, kx_buf_t *b)
+{
+	kx_mktd_counts_t	 mc;
+	kx_poll_stats_t		 ps;
+	uint64_t		 msgs = 0, held = 0, forks = 0;
+	int64_t			 now = mono_ms();
+	size_t			 i;
+	int			 k, out = 0, in = 0, banned = 0;
+	char			 lab[128];
+
+	kx_metrics_head(b, "kaga_node_events_total", "counter", "messages "
+	    "admitted and rejected by reason, and other node events");
+	for (i = 0; i < C_COUNT; i++) {
+		snprintf(lab, sizeof(lab), "event=\"%s\"", counter_names[i]);
+		kx_metrics_sample(b, "kaga_node_events_total", lab,
+		    (long long)n->counters[i]);
+	}
+	(void)kx_store_counts(n->st, &msgs, &held, &forks);
+	kx_metrics_head(b, "kaga_store_messages", "gauge", "stored messages");
+	kx_metrics_sample(b, "kaga_store_messages", NULL, (long long)msgs);
+	kx_metrics_head(b, "kaga_store_held", "gauge", "messages held for a "
+	    "gap");
+	kx_metrics_sample(b, "kaga_store_held", NULL, (long long)held);
+	kx_metrics_head(b, "kaga_store_forks", "gauge", "fork proofs");
+	kx_metrics_sample(b, "kaga_store_forks", NULL, (long long)forks);
+	for (k = 0; k < PEER_TABLE; k++) {
+		if (!n->peers[k].used)
+			continue;
+		out += n->peers[k].dealer != NULL;
+		in += n->peers[k].rid_len > 0 &&
+		    now - n->peers[k].rid_seen_ms < INBOUND_IDLE_MS;
+		banned += peer_banned(&n->peers[k], now);
+	}
+	kx_metrics_head(b, "kaga_peers", "gauge", "peers by state");
+	kx_metrics_sample(b, "kaga_peers", "state=\"outbound\"", out);
+	kx_metrics_sample(b, "kaga_peers", "state=\"inbound\"", in);
+	kx_metrics_sample(b, "kaga_peers", "state=\"banned\"", banned);
+	if (kx_meterd_count(n->meters) > 0) {
+		kx_metrics_head(b, "kaga_meter_online", "gauge", "1 when the "
+		    "meter's last pass gave a reading");
+		for (i = 0; i < kx_meterd_count(n->meters); i++)
+			if (kx_meterd_snapshot(n->meters, i, &ps, NULL, NULL,
+			    NULL) == 0) {
+				snprintf(lab, sizeof(lab), "meter=\"%s\"",
+				    n->conf.meters[i].name);
+				kx_metrics_sample(b, "kaga_meter_online", lab,
+				    ps.online);
+			}
+		kx_metrics_head(b, "kaga_meter_requests_total", "counter",
+		    "Modbus read attempts");
+		kx_metrics_head(b, "kaga_meter_errors_total", "counter",
+		    "failed Modbus read attempts");
+		for (i = 0; i < kx_meterd_count(n->meters); i++)
+			if (kx_meterd_snapshot(n->meters, i, &ps, NULL, NULL,
+			    NULL) == 0) {
+				snprintf(lab, sizeof(lab), "meter=\"%s\"",
+				    n->conf.meters[i].name);
+				kx_metrics_sample(b, "kaga_meter_requests_total",
+				    lab, (long long)ps.requests);
+				kx_metrics_sample(b, "kaga_meter_errors_total",
+				    lab, (long long)ps.errors);
+			}
+	}
+	if (kx_mktd_counts(n->mkt, &mc) == 0) {
+		kx_metrics_head(b, "kaga_market_slots_total", "counter",
+		    "market duties done, by kind");
+		kx_metrics_sample(b, "kaga_market_slots_total",
+		    "kind=\"cleared\"", (long long)mc.cleared);
+		kx_metrics_sample(b, "kaga_market_slots_total",
+		    "kind=\"settled\"", (long long)mc.settled);
+		kx_metrics_sample(b, "kaga_market_slots_total",
+		    "kind=\"reading_sent\"", (long long)mc.readings_sent);
+		kx_metrics_sample(b, "kaga_market_slots_total",
+		    "kind=\"clear_agreed\"", (long long)mc.clears_agreed);
+		kx_metrics_sample(b, "kaga_market_slots_total",
+		    "kind=\"settle_agreed\"", (long long)mc.settles_agreed);
+		kx_metrics_head(b, "kaga_market_disputes_total", "counter",
+		    "clearing and settlement disputes recorded");
+		kx_metrics_sample(b, "kaga_market_disputes_total", NULL,
+		    (long long)mc.disputes);
+	}
+	{
+		kx_buf_t	 lj;
+		const char	*p;
+
+		/* ledger totals: the balances of the operator and the grid */
+		kx_buf_init(&lj);
+		if (kx_mktd_ledger(n->mkt, NULL, &lj) == 0 &&
+		    kx_buf_cstr(&lj) == 0 &&
+		    (p = strstr((char *)lj.data, "\"balances\":{")) != NULL) {
+			const char	*acc[2] = { "operator", "grid" };
+			char		 pat[32];
+			const char	*q;
+
+			kx_metrics_head(b, "kaga_ledger_balance_millisen",
+			    "gauge", "ledger balance of the operator and the "
+			    "grid accounts");
+			for (k = 0; k < 2; k++) {
+				snprintf(pat, sizeof(pat), "\"%s\":", acc[k]);
+				snprintf(lab, sizeof(lab), "account=\"%s\"",
+				    acc[k]);
+				q = strstr(p, pat);
+				kx_metrics_sample(b,
+				    "kaga_ledger_balance_millisen", lab, q ?
+				    strtoll(q + strlen(pat), NULL, 10) : 0);
+			}
+		}
+		kx_buf_free(&lj);
+	}
+}
+
 kx_node_t *
 kx_node_new(const kx_conf_t *conf, char *err, size_t errlen)
 {
@@ -1705,6 +1820,7 @@ kx_node_new(const kx_conf_t *conf, char *err, size_t errlen)
 	}
 	kx_buf_init(&n->tmp);
 	kx_buf_init(&n->tmp2);
+	n->metrics_fd = -1;
 	if (kx_conf_copy(&n->conf, conf) == -1 ||
 	    (n->abuckets = calloc(AUTHOR_TABLE, sizeof(*n->abuckets))) ==
 	    NULL) {
@@ -1794,6 +1910,9 @@ kx_node_new(const kx_conf_t *conf, char *err, size_t errlen)
 	}
 	umask(old);
 	chmod(n->control_path + 6, 0600);
+	if (n->conf.metrics_listen[0] != '\0' && (n->metrics_fd =
+	    kx_metrics_listen(n->conf.metrics_listen, err, errlen)) == -1)
+		goto fail;
 	if (router_open(n) == -1) {
 		snprintf(err, errlen, "%s: %s", n->conf.listen,
 		    zmq_strerror(errno));
@@ -1870,8 +1989,8 @@ kx_node_reload(kx_node_t *n, const kx_conf_t *conf)
 int
 kx_node_run(kx_node_t *n)
 {
-	zmq_pollitem_t	 items[3 + PEER_TABLE];
-	int		 map[3 + PEER_TABLE];
+	zmq_pollitem_t	 items[4 + PEER_TABLE];
+	int		 map[4 + PEER_TABLE];
 	int64_t		 now, next;
 	size_t		 budget;
 	int		 ni, k, rc, timeout;
@@ -1921,6 +2040,12 @@ kx_node_run(kx_node_t *n)
 			items[ni].events = ZMQ_POLLIN;
 			map[ni++] = -3;
 		}
+		if (n->metrics_fd != -1) {
+			items[ni].socket = NULL;
+			items[ni].fd = n->metrics_fd;
+			items[ni].events = ZMQ_POLLIN;
+			map[ni++] = -4;
+		}
 		for (k = 0; k < PEER_TABLE; k++)
 			if (n->peers[k].used && n->peers[k].dealer != NULL) {
 				items[ni].socket = n->peers[k].dealer;
@@ -1928,7 +2053,8 @@ kx_node_run(kx_node_t *n)
 				map[ni++] = k;
 			}
 		for (k = 0; k < ni; k++)
-			items[k].fd = 0;
+			if (map[k] != -4)
+				items[k].fd = 0;
 		rc = zmq_poll(items, ni, timeout);
 		if (rc == -1) {
 			if (errno == EINTR)
@@ -1946,6 +2072,14 @@ kx_node_run(kx_node_t *n)
 				ctl_handle(n);
 			else if (map[k] == -3)
 				read_router(n, &budget);
+			else if (map[k] == -4) {
+				kx_buf_t	 mb;
+
+				kx_buf_init(&mb);
+				metrics_body(n, &mb);
+				(void)kx_metrics_serve(n->metrics_fd, &mb);
+				kx_buf_free(&mb);
+			}
 			else
 				read_dealer(n, &n->peers[map[k]], &budget);
 		}
@@ -1979,6 +2113,8 @@ kx_node_destroy(kx_node_t **np)
 		zmq_close(n->zap);
 	if (n->ctx != NULL)
 		zmq_ctx_term(n->ctx);
+	if (n->metrics_fd != -1)
+		close(n->metrics_fd);
 	kx_mktd_close(&n->mkt);
 	kx_meterd_destroy(&n->meters);
 	kx_store_close(&n->st);

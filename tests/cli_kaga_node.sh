@@ -30,6 +30,7 @@ listen tcp://127.0.0.1:$PORT
 role operator
 operator $OP
 gossip-interval 200
+metrics-listen 127.0.0.1:$((PORT + 1000))
 CONF
 $N -n -c good.conf 2>err; rc=$?
 check "-n accepts a good config" sh -c "test $rc -eq 0 && grep -q 'configuration OK' err"
@@ -77,6 +78,23 @@ $K ledger --node "$T/op" --account nobody 2>err; rc=$?
 check "ledger --account with a bad key is a usage error" sh -c "test $rc -eq 2 && grep -q 'not a key' err"
 $K ledger --node "$T/op" extra 2>err; rc=$?
 check "ledger with an extra argument is a usage error" test $rc -eq 2
+MP=$((PORT + 1000))
+curl -s -o metrics.txt -w '%{http_code} %{content_type}\n' "http://127.0.0.1:$MP/metrics" > http.txt
+check "metrics: GET /metrics is 200 text/plain 0.0.4" grep -q '^200 text/plain; version=0.0.4$' http.txt
+check "metrics: admitted and rejected messages by reason" sh -c "grep -q '^kaga_node_events_total{event=\"accepted\"} ' metrics.txt && grep -q '^kaga_node_events_total{event=\"rejected_signature\"} 0$' metrics.txt"
+check "metrics: published count matches the two publishes" grep -q '^kaga_node_events_total{event="published"} 2$' metrics.txt
+check "metrics: peers, market disputes, ledger totals" sh -c "grep -q '^kaga_peers{state=\"outbound\"} ' metrics.txt && grep -q '^kaga_market_disputes_total 0$' metrics.txt && grep -q '^kaga_ledger_balance_millisen{account=\"grid\"} 0$' metrics.txt"
+check "metrics: HELP and TYPE lines" grep -q '^# TYPE kaga_store_messages gauge$' metrics.txt
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MP/nothing")
+check "metrics: another path is 404" test "$code" = 404
+code=$(printf 'garbage\r\n\r\n' | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "http://127.0.0.1:$MP/metrics")
+check "metrics: a POST is refused (400)" test "$code" = 400
+# a client that connects and says nothing costs at most the read deadline
+(sleep 2 | socat - TCP:127.0.0.1:$MP >/dev/null 2>&1) &
+SIL=$!
+sleep 0.3
+check "metrics: the node answers while a client sits silent" sh -c "$K status --node $T/op >/dev/null"
+kill $SIL 2>/dev/null; wait $SIL 2>/dev/null
 $K status --node "$T/nowhere" 2>err; rc=$?
 check "status without a node fails with a hint" sh -c "test $rc -ne 0 && grep -q 'is kaga-node running' err"
 

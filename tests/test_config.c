@@ -802,9 +802,11 @@ test_meters(void **state)
 	    "stop-bits=2 timeout-ms=200 gap-ms=20 period-ms=5000 retries=0 "
 	    "backoff-max-ms=60000 max-power-w=9000 unit-gap-ms=50\n"
 	    "meter bat battery sunspec tcp://[::1]:502 unit=0\n"
-	    "settle-delay 5\n");
+	    "settle-delay 5\n"
+	    "metrics-listen 127.0.0.1:9477\n");
 	assert_int_equal(c.nmeters, 3);
 	assert_int_equal(c.settle_delay_s, 5);
+	assert_string_equal(c.metrics_listen, "127.0.0.1:9477");
 	assert_int_equal(c.nprofiles, 1);
 	assert_string_equal(c.meters[0].name, "grid");
 	assert_int_equal(c.meters[0].use, KX_USE_GRID);
@@ -908,6 +910,10 @@ test_err_meters(void **state)
 	ERR4("meter m grid sdm630 tcp://a:1 unit-gap-ms=10001\n", "0..10000");
 	ERR4("meter m grid nosuch tcp://a:1\n", "unknown profile \"nosuch\"");
 	ERR4("settle-delay 86401\n", "settle-delay: 86401 is out of range");
+	ERR4("metrics-listen 9477\n", "is not HOST:PORT");
+	ERR4("metrics-listen :9477\n", "is not HOST:PORT");
+	ERR4("metrics-listen localhost:0\n", "1..65535");
+	ERR4("metrics-listen localhost:http\n", "not a decimal number");
 	ERR5("settle-delay 1\nsettle-delay 2\n", "duplicate");
 	ERR5("meter m grid sdm630 tcp://a:1\nmeter m pv sdm120 tcp://b:1\n",
 	    "m: duplicate name (first given on line 4)");
