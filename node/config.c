@@ -44,6 +44,7 @@ enum {
 	K_METER,
 	K_SETTLE_DELAY,
 	K_METRICS_LISTEN,
+	K_STRATEGY,
 	K_COUNT
 };
 
@@ -70,6 +71,7 @@ static const struct {
 	[K_METER] =		{ "meter", 4, true, TOK_MAX - 1 },
 	[K_SETTLE_DELAY] =	{ "settle-delay", 1, false },
 	[K_METRICS_LISTEN] =	{ "metrics-listen", 1, false },
+	[K_STRATEGY] =		{ "strategy", 1, false, 5 },
 };
 
 /* Ranges of the numeric values. */
@@ -599,6 +601,59 @@ add_meter(pctx *p, char *tok[TOK_MAX], size_t ntok)
 	return 0;
 }
 
+/* One OPTION=VALUE of the strategy line. */
+static int
+strategy_option(pctx *p, const char *opt)
+{
+	kx_conf_t	*c = p->conf;
+	char		 sb[SHOWBUF];
+	const char	*eq = strchr(opt, '='), *val;
+	long long	 v;
+
+	if (eq == NULL)
+		return bad(p, "strategy: option \"%s\" is not NAME=VALUE",
+		    show(sb, opt));
+	val = eq + 1;
+	if (strncmp(opt, "auto=", 5) == 0) {
+		if (strcmp(val, "on") == 0)
+			c->strategy.autobid = 1;
+		else if (strcmp(val, "off") == 0)
+			c->strategy.autobid = 0;
+		else
+			return bad(p, "strategy: auto must be on or off");
+		return 0;
+	}
+	if (strncmp(opt, "sell-min=", 9) == 0) {
+		if (number(p, "strategy: sell-min", val, 0, KX_PRICE_MAX,
+		    &v) == -1)
+			return -1;
+		c->strategy.sell_min = (uint32_t)v;
+		return 0;
+	}
+	if (strncmp(opt, "buy-max=", 8) == 0) {
+		if (number(p, "strategy: buy-max", val, 0, KX_PRICE_MAX,
+		    &v) == -1)
+			return -1;
+		c->strategy.buy_max = (uint32_t)v;
+		return 0;
+	}
+	if (strncmp(opt, "steps=", 6) == 0) {
+		if (number(p, "strategy: steps", val, 1, KX_STEPS_MAX, &v) ==
+		    -1)
+			return -1;
+		c->strategy.steps = (uint32_t)v;
+		return 0;
+	}
+	if (strncmp(opt, "lead-s=", 7) == 0) {
+		if (number(p, "strategy: lead-s", val, 0, 3600, &v) == -1)
+			return -1;
+		c->strategy.lead_s = (uint32_t)v;
+		return 0;
+	}
+	return bad(p, "strategy: unknown option \"%s\" (auto, sell-min, "
+	    "buy-max, steps, lead-s)", show(sb, opt));
+}
+
 /* Applies one line whose keyword is k and whose arguments were counted. */
 static int
 apply(pctx *p, int k, char *tok[TOK_MAX], size_t ntok)
@@ -691,6 +746,11 @@ apply(pctx *p, int k, char *tok[TOK_MAX], size_t ntok)
 		return add_meter(p, tok, ntok);
 	case K_SETTLE_DELAY:
 		return unumber(p, key, tok[1], 0, 86400, &c->settle_delay_s);
+	case K_STRATEGY:
+		for (i = 1; i < ntok; i++)
+			if (strategy_option(p, tok[i]) == -1)
+				return -1;
+		return 0;
 	case K_METRICS_LISTEN:
 		{
 			const char	*colon = strrchr(tok[1], ':');
@@ -781,6 +841,11 @@ defaults(kx_conf_t *conf, const char *name)
 	conf->max_message = 65536;
 	conf->log_level = 1;
 	conf->settle_delay_s = 120;
+	conf->strategy.autobid = 1;
+	conf->strategy.sell_min = 0;
+	conf->strategy.buy_max = KX_PRICE_MAX;
+	conf->strategy.steps = 4;
+	conf->strategy.lead_s = 0;
 }
 
 int

@@ -78,6 +78,12 @@ typedef struct {
 	int		 log_level;		/* 0 debug, 1 info, 2 warn */
 	unsigned	 settle_delay_s;	/* operator: settle after */
 	char		 metrics_listen[KX_CONF_ENDPOINT_MAX + 1]; /* "" none */
+	struct {
+		int	 autobid;	/* place orders from the meters */
+		uint32_t sell_min, buy_max;	/* sen/kWh */
+		uint32_t steps;		/* 1..16 */
+		uint32_t lead_s;	/* before the gate; 0: auto */
+	} strategy;
 	kx_conf_meter_t	 meters[KX_CONF_METERS_MAX];
 	size_t		 nmeters;
 	kx_conf_profile_t profiles[KX_CONF_PROFILES_MAX];

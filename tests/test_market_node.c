@@ -256,7 +256,7 @@ test_slot_end_to_end(void **state)
 		net->sims[i] = sim_start(port, i == 1 ? "12" : "20");
 		snprintf(extra, sizeof(extra), "meter grid grid sdm630 "
 		    "tcp://127.0.0.1:%d period-ms=200 timeout-ms=300 "
-		    "max-power-w=100000000\n", port);
+		    "max-power-w=100000000\nstrategy auto=off\n", port);
 		snprintf(net->nodes[i].extra, sizeof(net->nodes[i].extra),
 		    "%s", extra);
 	}
@@ -313,7 +313,6 @@ test_slot_end_to_end(void **state)
 			break;
 		usleep(100000);
 	}
-	printf("ledger: %s\n", (char *)l0.data);
 	assert_string_equal((char *)l0.data, (char *)l1.data);
 	assert_string_equal((char *)l0.data, (char *)l2.data);
 	assert_non_null(strstr((char *)l0.data, "\"kind\":\"trade\""));
@@ -356,12 +355,105 @@ test_slot_end_to_end(void **state)
 	kx_buf_free(&l2);
 }
 
+/* A number from the "autobid" part of the node's status. */
+static long long
+astat(const tnode_t *t, const char *key)
+{
+	kx_buf_t	 r;
+	char		 pat[64];
+	const char	*h, *mk;
+	long long	 v = -1;
+
+	kx_buf_init(&r);
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	if (tctl(t, &r, 1, "status", (size_t)6) == 0 &&
+	    kx_buf_cstr(&r) == 0 &&
+	    (mk = strstr((char *)r.data, "\"autobid\":")) != NULL &&
+	    (h = strstr(mk, pat)) != NULL)
+		v = strtoll(h + strlen(pat), NULL, 10);
+	kx_buf_free(&r);
+	return v;
+}
+
+/*
+ * The members bid by themselves from their meters' recent slots: the
+ * exporting house sells, the importing one buys, the operator clears
+ * with volume. Then the seller's meter freezes (SIGSTOP): it stops
+ * offering energy it cannot measure.
+ */
+static void
+test_autobid(void **state)
+{
+	net_t		*net = *state;
+	const tnode_t	*boot[1];
+	int		 i;
+	long long	 placed1, placed2;
+
+	for (i = 0; i < 3; i++)
+		tnode_init(&net->nodes[i], net->root, i, i ? "household" :
+		    "operator");
+	boot[0] = &net->nodes[0];
+	for (i = 1; i < 3; i++) {
+		int	 port = net->nodes[i].port + 50;
+
+		net->sims[i] = sim_start(port, i == 1 ? "12" : "20");
+		snprintf(net->nodes[i].extra, sizeof(net->nodes[i].extra),
+		    "meter grid grid sdm630 tcp://127.0.0.1:%d period-ms=200 "
+		    "timeout-ms=300 retries=0 max-power-w=100000000\n"
+		    "strategy auto=on steps=3 lead-s=4\n", port);
+	}
+	snprintf(net->nodes[0].extra, sizeof(net->nodes[0].extra),
+	    "settle-delay 3\n");
+	for (i = 0; i < 3; i++)
+		tnode_conf(&net->nodes[i], &net->nodes[0], boot, i ? 1 : 0,
+		    200);
+	seed(net);
+	for (i = 0; i < 3; i++)
+		tnode_start(&net->nodes[i]);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(tnode_wait_up(&net->nodes[i], 10000), 0);
+	/* history of one or two slots, then orders and a trade */
+	assert_int_equal(wait_mstat(&net->nodes[0], "cleared", 1, 45000), 0);
+	for (i = 1; i < 3; i++)
+		assert_true(astat(&net->nodes[i], "placed") >= 1);
+	assert_int_equal(wait_mstat(&net->nodes[1], "clears_agreed", 1,
+	    10000), 0);
+	assert_int_equal(mstat(&net->nodes[1], "disputes_total"), 0);
+	assert_int_equal(mstat(&net->nodes[2], "disputes_total"), 0);
+
+	/* the seller's meter stops answering: no more sells */
+	assert_int_equal(kill(net->sims[1], SIGSTOP), 0);
+	sleep(2);
+	placed1 = astat(&net->nodes[1], "placed");
+	placed2 = astat(&net->nodes[2], "placed");
+	{
+		int64_t	 end = tnow_ms() + 25000;
+
+		while (tnow_ms() < end && astat(&net->nodes[1],
+		    "sells_skipped_unmeasured") < 1)
+			usleep(200000);
+	}
+	assert_true(astat(&net->nodes[1], "sells_skipped_unmeasured") >= 1);
+	assert_int_equal(astat(&net->nodes[1], "placed"), placed1);
+	/* the buyer keeps bidding */
+	{
+		int64_t	 end = tnow_ms() + 25000;
+
+		while (tnow_ms() < end && astat(&net->nodes[2], "placed") <=
+		    placed2)
+			usleep(200000);
+	}
+	assert_true(astat(&net->nodes[2], "placed") > placed2);
+	kill(net->sims[1], SIGCONT);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_slot_end_to_end, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_autobid, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
