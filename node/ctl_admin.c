@@ -635,3 +635,64 @@ kx_ctl_cmd_members(int argc, char **argv)
 	kx_buf_free(&r);
 	return rc;
 }
+
+static void
+be64(uint8_t *p, uint64_t v)
+{
+	int	 i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+int
+kx_ctl_cmd_bill(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'N' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*dir = NULL;
+	const void	*args[3];
+	size_t		 lens[3] = { 4, 8, 8 };
+	uint8_t		 fb[8], tb[8];
+	long long	 from = 0, to = 0;
+	kx_buf_t	 r;
+	int		 ch, rc = 1;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'N': dir = optarg; break;
+		case 'f':
+			if (num(optarg, &from) == -1)
+				goto usage;
+			break;
+		case 't':
+			if (num(optarg, &to) == -1)
+				goto usage;
+			break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc || to == 0 || from >= to)
+		goto usage;
+	be64(fb, (uint64_t)from);
+	be64(tb, (uint64_t)to);
+	args[0] = "bill";
+	args[1] = fb;
+	args[2] = tb;
+	kx_buf_init(&r);
+	if (call("bill", node_dir(dir), args, lens, 3, &r) == 0) {
+		printf("%s\n", (char *)r.data);
+		rc = 0;
+	}
+	kx_buf_free(&r);
+	return rc;
+usage:
+	fprintf(stderr, "usage: kaga-ctl bill --from SLOT --to SLOT "
+	    "[--node DIR]   (unix seconds, from < to)\n");
+	return EXIT_USAGE;
+}

@@ -44,5 +44,7 @@ void	kx_roster_free(kx_roster_t *r);
 int	kx_ctl_cmd_admit(int argc, char **argv);
 int	kx_ctl_cmd_revoke(int argc, char **argv);
 int	kx_ctl_cmd_members(int argc, char **argv);
+/* kaga-ctl bill --from S --to S: the member's bill (node/bill.h). */
+int	kx_ctl_cmd_bill(int argc, char **argv);
 
 #endif

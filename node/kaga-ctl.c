@@ -27,8 +27,11 @@
 #include "body.h"
 #include "buf.h"
 #include "ctlclient.h"
+#include "ctl_admin.h"
 #include "ctl_market.h"
 #include "ctl_meter.h"
+#include "ctl_privacy.h"
+#include "ctl_summary.h"
 #include "mp.h"
 #include "envelope.h"
 #include "json.h"
@@ -56,12 +59,27 @@ usage(void)
 	    "/var/lib/kaga):\n"
 	    "       kaga-ctl status [--node DIR] [--json]\n"
 	    "       kaga-ctl ledger [--node DIR] [--account HEX|operator|grid]\n"
+	    "       kaga-ctl members [--node DIR] [--json]\n"
+	    "       kaga-ctl admit --roster FILE [--revoke-missing] [--dry-run] [--node DIR]\n"
+	    "       kaga-ctl admit --key HEX --role R [--name N] [--area A] [--endpoint E]\n"
+	    "                [--until MS] [--cap N] [--node DIR]\n"
+	    "       kaga-ctl revoke --key HEX [--reason TEXT] [--node DIR]\n"
+	    "       kaga-ctl bill --from SLOT --to SLOT [--node DIR]\n"
 	    "       kaga-ctl publish --type T --body JSON [--node DIR] "
 	    "[--json]\n"
 	    "       kaga-ctl log [--node DIR] [--author HEX] [--json]\n"
+	    "privacy (docs/privacy.md):\n"
+	    "       kaga-ctl consent list|export|grant|revoke [--node DIR] ...\n"
+	    "       kaga-ctl disclosures [--node DIR] [--verify] [--json]\n"
+	    "       kaga-ctl rekey --data-dir DIR   (kaga-node stopped)\n"
 	    "market (PROTOCOL.md sections 6 and 7, offline):\n"
 	    "       kaga-ctl clear --book FILE\n"
 	    "       kaga-ctl settle --book FILE --readings FILE\n"
+	    "aggregates (PROTOCOL.md section 9, docs/aggregates.md):\n"
+	    "       kaga-ctl summary [--node DIR] [--day YYYY-MM-DD] "
+	    "[--csv|--ngsi]\n"
+	    "       kaga-ctl aggregate --input FILE [--epsilon E] "
+	    "[--csv|--ngsi]\n"
 	    "meters (Modbus TCP or RTU):\n"
 	    "       kaga-ctl meter read --tcp HOST:PORT | --rtu DEVICE --baud N "
 	    "[--unit N]\n"
@@ -1001,6 +1019,14 @@ main(int argc, char **argv)
 		{ "publish", cmd_publish },	{ "meter", kx_ctl_cmd_meter },
 		{ "clear", kx_ctl_cmd_clear },	{ "settle", kx_ctl_cmd_settle },
 		{ "ledger", cmd_ledger },
+		{ "admit", kx_ctl_cmd_admit },	{ "revoke", kx_ctl_cmd_revoke },
+		{ "members", kx_ctl_cmd_members },
+		{ "bill", kx_ctl_cmd_bill },
+		{ "consent", kx_ctl_cmd_consent },
+		{ "disclosures", kx_ctl_cmd_disclosures },
+		{ "disclose", kx_ctl_cmd_disclose },	{ "rekey", kx_ctl_cmd_rekey },
+		{ "summary", kx_ctl_cmd_summary },
+		{ "aggregate", kx_ctl_cmd_aggregate },
 	};
 	size_t	 i;
 

@@ -11,6 +11,8 @@
  * Keys: "state" db: meter name -> KX_SLOT_STATE_LEN bytes (slot.h);
  * "slots" db: 8-byte big-endian start_ms, then the meter name ->
  * 6 little-endian int64: len_ms, import, export, pv Wh, covered_ms, flags.
+ * Both kinds of value are stored sealed with the data key (datakey.h,
+ * docs/privacy.md); one that does not open counts as missing.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "datakey.h"
 #include "log.h"
 #include "meterd.h"
 #include "poll.h"
@@ -48,6 +51,7 @@ struct kx_meterd {
 	kx_poller_t	*poller;
 	MDB_env		*env;
 	MDB_dbi		 state, slots;
+	kx_datakey_t	*dk;		/* seals the values (datakey.h) */
 	pthread_t	 thread;
 	bool		 running;
 	pthread_mutex_t	 mu;
@@ -173,6 +177,7 @@ persist(kx_meterd_t *md, bool all)
 	MDB_val		 k, v;
 	uint8_t		 kb[8 + KX_CONF_NAME_MAX], vb[SLOT_REC_LEN];
 	uint8_t		 sb[KX_SLOT_STATE_LEN];
+	uint8_t		 cb[KX_SLOT_STATE_LEN + KX_SEAL_OVERHEAD];
 	bool		 touched[KX_CONF_METERS_MAX] = { false };
 	size_t		 i, n = kx_poll_count(md->poller);
 	int		 rc;
@@ -190,9 +195,9 @@ persist(kx_meterd_t *md, bool all)
 		    md->conf.meters[pd->dev].name);
 		k.mv_data = kb;
 		slot_rec(vb, &pd->t);
-		v.mv_size = sizeof(vb);
-		v.mv_data = vb;
-		if ((rc = mdb_put(txn, md->slots, &k, &v, 0)) != 0)
+		if ((rc = kx_seal_mdb(md->dk, "meters/slots", &k, vb,
+		    sizeof(vb), cb, sizeof(cb), &v)) != 0 ||
+		    (rc = mdb_put(txn, md->slots, &k, &v, 0)) != 0)
 			goto fail;
 		touched[pd->dev] = true;
 	}
@@ -202,9 +207,9 @@ persist(kx_meterd_t *md, bool all)
 		kx_slot_save(kx_poll_slots(md->poller, i), sb);
 		k.mv_size = strlen(md->conf.meters[i].name);
 		k.mv_data = md->conf.meters[i].name;
-		v.mv_size = sizeof(sb);
-		v.mv_data = sb;
-		if ((rc = mdb_put(txn, md->state, &k, &v, 0)) != 0)
+		if ((rc = kx_seal_mdb(md->dk, "meters/state", &k, sb,
+		    sizeof(sb), cb, sizeof(cb), &v)) != 0 ||
+		    (rc = mdb_put(txn, md->state, &k, &v, 0)) != 0)
 			goto fail;
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0) {
@@ -288,6 +293,8 @@ open_env(kx_meterd_t *md, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
+	if ((md->dk = kx_datakey_open(md->conf.data_dir, err, errlen)) == NULL)
+		return -1;
 	if ((rc = mdb_env_create(&md->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(md->env, 4)) != 0 ||
 	    (rc = mdb_env_set_mapsize(md->env, (size_t)1 << 30)) != 0 ||
@@ -313,7 +320,8 @@ static void
 restore(kx_meterd_t *md, size_t i)
 {
 	MDB_txn		*txn;
-	MDB_val		 k, v;
+	MDB_val		 k, v, p;
+	uint8_t		 pb[KX_SLOT_STATE_LEN];
 	int		 rc;
 
 	if (mdb_txn_begin(md->env, NULL, MDB_RDONLY, &txn) != 0)
@@ -321,8 +329,9 @@ restore(kx_meterd_t *md, size_t i)
 	k.mv_size = strlen(md->conf.meters[i].name);
 	k.mv_data = md->conf.meters[i].name;
 	rc = mdb_get(txn, md->state, &k, &v);
-	if (rc == 0) {
-		if (kx_poll_restore(md->poller, i, v.mv_data, v.mv_size) !=
+	if (rc == 0 && kx_open_mdb(md->dk, "meters/state", &k, &v, pb,
+	    sizeof(pb), &p) == 0) {
+		if (kx_poll_restore(md->poller, i, p.mv_data, p.mv_size) !=
 		    KX_METER_OK)
 			log_warnx("meter %s: saved slot state unusable (slot "
 			    "length changed or damaged); starting a new "
@@ -413,6 +422,7 @@ kx_meterd_destroy(kx_meterd_t **p)
 	kx_poll_destroy(&md->poller);
 	if (md->env != NULL)
 		mdb_env_close(md->env);
+	kx_datakey_free(&md->dk);
 	pthread_cond_destroy(&md->cv);
 	pthread_mutex_destroy(&md->mu);
 	kx_conf_free(&md->conf);
@@ -540,7 +550,7 @@ kx_meterd_slot(kx_meterd_t *md, int64_t start_ms, kx_meter_use_t use,
 	MDB_txn		*txn;
 	MDB_val		 k, v;
 	kx_slot_total_t	 t;
-	uint8_t		 kb[8 + KX_CONF_NAME_MAX];
+	uint8_t		 kb[8 + KX_CONF_NAME_MAX], pb[SLOT_REC_LEN];
 	size_t		 i;
 	int		 rc, i2;
 
@@ -558,8 +568,9 @@ kx_meterd_slot(kx_meterd_t *md, int64_t start_ms, kx_meter_use_t use,
 		k.mv_size = slot_key(kb, start_ms, md->conf.meters[i].name);
 		k.mv_data = kb;
 		rc = mdb_get(txn, md->slots, &k, &v);
-		if (rc == MDB_NOTFOUND)
-			continue;
+		if (rc == MDB_NOTFOUND || (rc == 0 && kx_open_mdb(md->dk,
+		    "meters/slots", &k, &v, pb, sizeof(pb), &v) != 0))
+			continue;	/* (does not decrypt: logged) */
 		if (rc != 0 || slot_unrec(&t, start_ms, &v) == -1) {
 			mdb_txn_abort(txn);
 			return -1;
@@ -584,7 +595,7 @@ kx_meterd_history(kx_meterd_t *md, const char *name, int64_t from_ms,
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
 	kx_slot_total_t	 t;
-	uint8_t		 kb[8 + KX_CONF_NAME_MAX];
+	uint8_t		 kb[8 + KX_CONF_NAME_MAX], pb[SLOT_REC_LEN];
 	size_t		 i, nlen = strlen(name);
 	int64_t		 start;
 	int		 rc, r = 0, j;
@@ -618,6 +629,9 @@ kx_meterd_history(kx_meterd_t *md, const char *name, int64_t from_ms,
 			break;
 		if (k.mv_size - 8 != nlen || memcmp(kp + 8, name, nlen) != 0)
 			continue;
+		if (kx_open_mdb(md->dk, "meters/slots", &k, &v, pb,
+		    sizeof(pb), &v) != 0)
+			continue;	/* missing (logged) */
 		if (slot_unrec(&t, start, &v) == -1) {
 			r = -1;
 			break;

@@ -6,7 +6,8 @@
  * for each what is due and not yet done. What is done is kept in the
  * ledger environment, so a restart neither repeats a publication nor
  * posts a settle twice:
- *   done      slot|kind -> int64 wall ms, then text (kinds below)
+ *   done      slot|kind -> int64 wall ms, then text (kinds below; our
+ *             reading's text sealed with the data key, datakey.h)
  *   xfers     slot|n    -> from(33) to(33) amount(8, LE) kind(1)
  *   disputes  slot|kind -> text
  * An account is 33 bytes: a tag (member, operator, grid) and a key
@@ -24,12 +25,15 @@
 #include <sodium.h>
 
 #include "body.h"
+#include "datakey.h"
 #include "envelope.h"
 #include "json.h"
 #include "log.h"
 #include "market.h"
 #include "mktd.h"
 #include "mp.h"
+#include "privacy.h"
+#include "sumd.h"
 
 #define LOOKBACK	8		/* slots looked back at */
 #define TICK_MS		250		/* at most this often */
@@ -38,7 +42,7 @@
 /* kinds of `done` */
 #define D_CLEARED	'C'	/* we (operator) published the clear */
 #define D_SETTLED	'S'	/* we (operator) published the settle */
-#define D_READING	'R'	/* we sent our reading: text "imp exp" */
+#define D_READING	'R'	/* we sent our reading: "imp exp", sealed */
 #define D_VERIFIED	'V'	/* we checked the operator's clear */
 #define D_CHECKED	'K'	/* we checked our settle line */
 #define D_POSTED	'L'	/* the settle is in the ledger */
@@ -57,9 +61,12 @@ struct kx_mktd {
 	kx_mktd_conf_t	 c;
 	MDB_env		*env;
 	MDB_dbi		 done, xfers, disputes;
+	kx_datakey_t	*dk;		/* seals our reading's text */
+	kx_privacy_t	*privacy;	/* records the readings we disclose */
 	int64_t		 next_tick;
 	struct pending_verify pv[LOOKBACK + 2];
 	kx_clear_ctx_t	*cctx;		/* clearing scratch, kept between slots */
+	kx_sumd_t	*sumd;		/* daily summaries (node/sumd.c) */
 	uint64_t	 n_disputes_session;
 };
 
@@ -707,13 +714,29 @@ member_reading(kx_mktd_t *m, uint64_t slot, const kx_params_t *p, int64_t now)
 		kx_buf_puts(&j, "\",\"box\":\"");
 		kx_buf_hex(&j, box, mp.len + crypto_box_SEALBYTES);
 		kx_buf_puts(&j, "\"}");
+		/* section 9: the disclosure is recorded before it is made */
+		if (kx_privacy_disclose(m->privacy, now, "slot-totals",
+		    "settlement", "operator", box, mp.len +
+		    crypto_box_SEALBYTES, NULL) != 0) {
+			kx_buf_free(&mp);
+			log_warnx("market: slot %" PRIu64 ": the disclosure "
+			    "cannot be recorded; reading not sent", slot);
+			goto out;
+		}
 		kx_buf_free(&mp);
 	}
 	if (publish_json(m, "reading", &j) == 0) {
+		uint8_t	 key[9];
+		char	 sealed[256];
+
 		snprintf(text, sizeof(text), "%" PRId64 " %" PRId64,
 		    t.wh[KX_SLOT_IMPORT], t.wh[KX_SLOT_EXPORT]);
-		(void)done_put(m, slot, D_READING, now, text);
-		log_info("market: slot %" PRIu64 ": reading sent (%s Wh "
+		be64(key, slot);
+		key[8] = D_READING;
+		(void)done_put(m, slot, D_READING, now, kx_seal_text(m->dk,
+		    "ledger/done", key, 9, text, sealed, sizeof(sealed)) == 0 ?
+		    sealed : "sent");
+		log_debug("market: slot %" PRIu64 ": reading sent (%s Wh "
 		    "import/export)", slot, text);
 	}
 out:
@@ -968,7 +991,8 @@ check_settle(kx_mktd_t *m, uint64_t slot, int64_t now)
 	struct inputs	 in;
 	kx_line_t	*lines = NULL;
 	size_t		 nl = 0, i;
-	char		 text[64];
+	char		 text[256], plain[64];
+	uint8_t		 key[9];
 	int64_t		 mine = 0, theirs = 0, sum = 0;
 	bool		 in_ours = false, in_theirs = false;
 	unsigned long long imp, exp;
@@ -993,8 +1017,12 @@ check_settle(kx_mktd_t *m, uint64_t slot, int64_t now)
 		goto out;
 	}
 	/* our reading as we sent it (none: E = 0, I = Ab) */
+	be64(key, slot);
+	key[8] = D_READING;
 	if (done_get(m, slot, D_READING, text, sizeof(text)) &&
-	    sscanf(text, "%llu %llu", &imp, &exp) == 2) {
+	    kx_open_text(m->dk, "ledger/done", key, 9, text, plain,
+	    sizeof(plain)) == 0 &&
+	    sscanf(plain, "%llu %llu", &imp, &exp) == 2) {
 		if ((in.r = calloc(1, sizeof(*in.r))) == NULL)
 			goto out;
 		memcpy(in.r[0].member, m->c.pk, KX_PK_LEN);
@@ -1097,6 +1125,7 @@ kx_mktd_tick(kx_mktd_t *m, int64_t now)
 		    has_msg(m, KX_T_SETTLE, slot))
 			check_settle(m, slot, now);
 	}
+	kx_sumd_tick(&m->sumd, &m->c, now);	/* operator: after each day */
 }
 
 /* ---- status and the ledger -------------------------------------------- */
@@ -1340,6 +1369,11 @@ kx_mktd_open(const kx_mktd_conf_t *conf, char *err, size_t errlen)
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
+	if ((m->dk = kx_datakey_open(conf->dir, err, errlen)) == NULL ||
+	    (m->privacy = kx_privacy_open(conf->dir, err, errlen)) == NULL) {
+		kx_mktd_close(&m);
+		return NULL;
+	}
 	return m;
 fail:
 	snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
@@ -1356,7 +1390,10 @@ kx_mktd_close(kx_mktd_t **p)
 		return;
 	if (m->env != NULL)
 		mdb_env_close(m->env);
+	kx_privacy_close(&m->privacy);
+	kx_datakey_free(&m->dk);
 	kx_clear_ctx_free(&m->cctx);
+	kx_sumd_free(&m->sumd);
 	free(m);
 	*p = NULL;
 }

@@ -26,12 +26,16 @@
 #include "json.h"
 #include "keyfile.h"
 #include "log.h"
+#include "autobid.h"
+#include "bill.h"
 #include "meterd.h"
 #include "metrics.h"
 #include "mktd.h"
 #include "msgjson.h"
 #include "node.h"
+#include "privacy.h"
 #include "store.h"
+#include "sumd.h"
 
 volatile sig_atomic_t	kx_quit, kx_reload;
 
@@ -122,6 +126,7 @@ struct kx_node {
 	kx_meterd_t	*meters;	/* NULL-safe: no meters configured */
 	kx_mktd_t	*mkt;		/* market duties and the ledger */
 	int		 metrics_fd;	/* Prometheus port, or -1 */
+	kx_autobid_t	*autobid;	/* NULL: the node places no orders */
 	uint8_t		 sk[KX_SK_LEN], pk[KX_PK_LEN];
 	uint8_t		 csk[32], cpk[32];
 	char		 hex[2 * KX_PK_LEN + 1];
@@ -1508,6 +1513,14 @@ ctl_status(kx_node_t *n, kx_buf_t *b)
 	kx_meterd_status(n->meters, b);
 	kx_buf_puts(b, ",\"market\":");
 	kx_mktd_status(n->mkt, b);
+	{
+		uint64_t	 placed, skipped;
+
+		kx_autobid_counts(n->autobid, &placed, &skipped);
+		kx_buf_printf(b, ",\"autobid\":{\"on\":%s,\"placed\":%"
+		    PRIu64 ",\"sells_skipped_unmeasured\":%" PRIu64 "}",
+		    n->autobid ? "true" : "false", placed, skipped);
+	}
 	kx_buf_puts(b, ",\"heads\":[");
 	(void)kx_store_heads(n->st, status_head, b);
 	kx_buf_puts(b, "]}");
@@ -1572,6 +1585,26 @@ mkt_want_sync(void *ctx)
 		n->next_ae = soon;
 }
 
+/* One admitted member as JSON, for the "members" request. */
+static int
+member_json(void *arg, const kx_member_t *m)
+{
+	kx_buf_t	*b = arg;
+	const char	*e;
+
+	if (b->len > 0 && b->data[b->len - 1] != '[')
+		kx_buf_putc(b, ',');
+	kx_buf_puts(b, "{\"node\":\"");
+	kx_buf_hex(b, m->node, KX_PK_LEN);
+	kx_buf_printf(b, "\",\"role\":\"%s\",\"until\":%" PRId64
+	    ",\"endpoint\":\"", kx_role_name(m->role), m->until);
+	for (e = m->endpoint; *e != '\0'; e++)	/* stored printable */
+		if (*e != '"' && *e != '\\' && (unsigned char)*e >= 0x20)
+			kx_buf_putc(b, *e);
+	kx_buf_puts(b, "\"}");
+	return 0;
+}
+
 static int
 log_one(void *arg, const kx_stored_t *s)
 {
@@ -1631,6 +1664,32 @@ ctl_handle(kx_node_t *n)
 			kx_buf_reset(&b);
 			kx_buf_puts(&b, "ledger read failed");
 		}
+	} else if (ARG_IS(2, "bill") && np == 5 &&
+	    zmq_msg_size(&parts[3]) == 8 && zmq_msg_size(&parts[4]) == 8) {
+		uint64_t	 from = 0, to = 0;
+		kx_bill_t	 bl;
+		const uint8_t	*f = zmq_msg_data(&parts[3]);
+		const uint8_t	*t = zmq_msg_data(&parts[4]);
+		int		 i;
+
+		for (i = 0; i < 8; i++) {	/* big-endian unix seconds */
+			from = from << 8 | f[i];
+			to = to << 8 | t[i];
+		}
+		if (kx_bill(n->st, n->meters, n->pk, from, to, &bl) == -1) {
+			ok = false;
+			kx_buf_puts(&b, "bill: read failed");
+		} else
+			kx_bill_json(&bl, &b);
+	} else if (ARG_IS(2, "members") && np == 3) {
+		kx_buf_puts(&b, "[");
+		if (kx_store_members(n->st, now_ms(), member_json, &b) !=
+		    KX_OK) {
+			ok = false;
+			kx_buf_reset(&b);
+			kx_buf_puts(&b, "store read failed");
+		} else
+			kx_buf_puts(&b, "]");
 	} else if (ARG_IS(2, "log") && (np == 3 || (np == 4 &&
 	    zmq_msg_size(&parts[3]) == 2 * KX_PK_LEN))) {
 		batch_end(n);
@@ -1650,6 +1709,17 @@ ctl_handle(kx_node_t *n)
 			kx_buf_reset(&b);
 			kx_buf_puts(&b, "store read failed");
 		}
+	} else if (ARG_IS(2, "summary") && np <= 4) {	/* node/sumd.c */
+		batch_end(n);
+		if (kx_sumd_find(n->st, np == 4 ? zmq_msg_data(&parts[3]) :
+		    NULL, np == 4 ? zmq_msg_size(&parts[3]) : 0, &b) == -1) {
+			ok = false;
+			kx_buf_reset(&b);
+			kx_buf_puts(&b, "bad day, or store read failed");
+		}
+	} else if (kx_privacy_ctl(n->conf.data_dir, &parts[2], np - 2, &b,
+	    &ok)) {
+		/* consent, disclosures, disclose: node/privacy.c */
 	} else {
 		ok = false;
 		kx_buf_puts(&b, "unknown request");
@@ -1887,6 +1957,8 @@ kx_node_new(const kx_conf_t *conf, char *err, size_t errlen)
 		mc.ctx = n;
 		if ((n->mkt = kx_mktd_open(&mc, err, errlen)) == NULL)
 			goto fail;
+		n->autobid = kx_autobid_new(&n->conf, n->st, n->meters,
+		    n->pk, mkt_publish, n);
 	}
 	if ((n->ctx = zmq_ctx_new()) == NULL) {
 		snprintf(err, errlen, "zmq: %s", zmq_strerror(errno));
@@ -2020,6 +2092,7 @@ kx_node_run(kx_node_t *n)
 		if (now >= n->next_ae)
 			anti_entropy(n);
 		kx_mktd_tick(n->mkt, now_ms());
+		kx_autobid_tick(n->autobid, now_ms());
 		next = n->next_ae < n->next_select ? n->next_ae :
 		    n->next_select;
 		if (n->next_allow < next)
@@ -2115,6 +2188,7 @@ kx_node_destroy(kx_node_t **np)
 		zmq_ctx_term(n->ctx);
 	if (n->metrics_fd != -1)
 		close(n->metrics_fd);
+	kx_autobid_free(&n->autobid);
 	kx_mktd_close(&n->mkt);
 	kx_meterd_destroy(&n->meters);
 	kx_store_close(&n->st);

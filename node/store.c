@@ -10,6 +10,7 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include "fiscal.h"
 #include "mp.h"
 #include "store.h"
 
@@ -25,7 +26,7 @@ struct kx_store {
 	MDB_env		*env;
 	MDB_txn		*txn;		/* the open batch, or NULL */
 	MDB_dbi		 msgs, heads, ids, held, forks, members, market,
-			 orders, cancels, caps, meta, slots;
+			 orders, cancels, caps, meta, slots, community;
 	uint8_t		 ops[MAX_OPERATORS][KX_PK_LEN];
 	size_t		 nops;
 };
@@ -109,6 +110,7 @@ lmdb_fail(int rc, kx_why_t *why, const char *what)
 /* ---- opening ------------------------------------------------------- */
 
 static int	slots_reindex(kx_store_t *, MDB_txn *);
+static int	comm_reindex(kx_store_t *, MDB_txn *);
 
 static int
 load_operators(kx_store_t *st, MDB_txn *txn)
@@ -148,6 +150,7 @@ kx_store_open(const char *dir, size_t map_size, kx_why_t *why)
 		{ "caps", offsetof(kx_store_t, caps) },
 		{ "meta", offsetof(kx_store_t, meta) },
 		{ "slots", offsetof(kx_store_t, slots) },
+		{ "community", offsetof(kx_store_t, community) },
 	};
 	kx_store_t	*st;
 	MDB_txn		*txn = NULL;
@@ -199,7 +202,8 @@ kx_store_open(const char *dir, size_t map_size, kx_why_t *why)
 	}
 	if ((rc = load_operators(st, txn)) != 0)
 		goto fail;
-	if ((rc = slots_reindex(st, txn)) != 0)
+	if ((rc = slots_reindex(st, txn)) != 0 ||
+	    (rc = comm_reindex(st, txn)) != 0)
 		goto fail;
 	if ((rc = mdb_txn_commit(txn)) != 0) {
 		txn = NULL;
@@ -718,6 +722,15 @@ check_body(vctx *c, const kx_msg_t *m, kx_body_t *b, bool *valid,
 		}
 		break;
 	case KX_T_ISSUE:
+		/* the cap is per fiscal year: fy must be the issue's own */
+		if (b->u.issue.fy > INT64_MAX ||
+		    (int64_t)b->u.issue.fy != kx_fiscal_year(m->ts)) {
+			kx_why_set(why, "body: issue: fy %llu is not the fiscal "
+			    "year of ts (%lld, April to March, JST)",
+			    (unsigned long long)b->u.issue.fy,
+			    (long long)kx_fiscal_year(m->ts));
+			return 0;
+		}
 		if ((rc = caps_get(c, m->author, b->u.issue.fy, &total)) != 0)
 			return rc;
 		if (total + b->u.issue.points < total ||
@@ -733,6 +746,14 @@ check_body(vctx *c, const kx_msg_t *m, kx_body_t *b, bool *valid,
 			kx_why_set(why, "body: pay: to is the payer");
 			return 0;
 		}
+		/*
+		 * Whether `to` is admitted at the pay's ts is judged by the
+		 * community ledger when asked (community/ledger.c): judged
+		 * here, on arrival, it would depend on whether the recipient's
+		 * `member` had arrived yet. Only our own pays are refused.
+		 */
+		if (!c->own)
+			break;
 		if ((rc = role_at(c->st, c->txn, b->u.pay.to, m->ts, &torole,
 		    NULL)) != 0)
 			return rc;
@@ -793,6 +814,54 @@ slot_ikey(kx_store_t *st, uint8_t k[SKEY_LEN], const kx_msg_t *m,
 	return SKEY_LEN;
 }
 
+#define CKEY_LEN	(1 + KX_PK_LEN + 8 + AKEY_LEN)
+
+/*
+ * The `community` index key of a valid issue or pay ('c', recipient, ts,
+ * author, seq) or listing ('l', author, seq); 0 when not indexed there.
+ * Every key ends with the message's author|seq.
+ */
+static size_t
+comm_ikey(uint8_t k[CKEY_LEN], const kx_msg_t *m, const kx_body_t *b)
+{
+	const uint8_t	*to;
+
+	switch (b->type) {
+	case KX_T_ISSUE:	to = b->u.issue.to; break;
+	case KX_T_PAY:		to = b->u.pay.to; break;
+	case KX_T_LISTING:
+		k[0] = 'l';
+		akey(k + 1, m->author, m->seq);
+		return 1 + AKEY_LEN;
+	default:
+		return 0;
+	}
+	k[0] = 'c';
+	memcpy(k + 1, to, KX_PK_LEN);
+	put_ts(k + 1 + KX_PK_LEN, m->ts);
+	akey(k + 1 + KX_PK_LEN + 8, m->author, m->seq);
+	return CKEY_LEN;
+}
+
+/* Adds (add) or removes m's `community` index entry, if it has one. */
+static int
+comm_index(kx_store_t *st, MDB_txn *txn, const kx_msg_t *m,
+    const kx_body_t *b, bool add)
+{
+	uint8_t	 key[CKEY_LEN];
+	size_t	 n;
+	MDB_val	 k, v = val("", 0);
+	int	 rc;
+
+	if ((n = comm_ikey(key, m, b)) == 0)
+		return 0;
+	k = val(key, n);
+	if (add)
+		return mdb_put(txn, st->community, &k, &v, 0);
+	rc = mdb_del(txn, st->community, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* Indexes a valid message in the same transaction as its append. */
 static int
 index_msg(vctx *c, const kx_msg_t *m, const kx_body_t *b)
@@ -805,6 +874,8 @@ index_msg(vctx *c, const kx_msg_t *m, const kx_body_t *b)
 
 	akey(ak, m->author, m->seq);
 	memset(&e, 0, sizeof(e));
+	if ((rc = comm_index(c->st, c->txn, m, b, true)) != 0)
+		return rc;
 	if (slot_ikey(c->st, key, m, b) != 0) {
 		k = val(key, SKEY_LEN);
 		v = val("", 0);
@@ -877,6 +948,8 @@ unindex_msg(vctx *c, const kx_msg_t *m, const kx_body_t *b)
 	uint8_t		 sk[SKEY_LEN];
 	int		 rc;
 
+	if ((rc = comm_index(c->st, c->txn, m, b, false)) != 0)
+		return rc;
 	if (slot_ikey(c->st, sk, m, b) != 0) {
 		k = val(sk, SKEY_LEN);
 		rc = mdb_del(c->txn, c->st->slots, &k, NULL);
@@ -1456,6 +1529,7 @@ kx_store_range(kx_store_t *st, const uint8_t author[KX_PK_LEN], uint64_t from,
 	MDB_cursor	*cur;
 	MDB_val		 k, v;
 	kx_stored_t	 s;
+	char		 reason[256];
 	uint8_t		 key[AKEY_LEN];
 	size_t		 n = 0;
 	int		 rc;
@@ -1473,7 +1547,7 @@ kx_store_range(kx_store_t *st, const uint8_t author[KX_PK_LEN], uint64_t from,
 		if (k.mv_size != AKEY_LEN ||
 		    memcmp(k.mv_data, author, KX_PK_LEN) != 0)
 			break;
-		if ((rc = split_msg(&v, &s, NULL, 0)) != 0)
+		if ((rc = split_msg(&v, &s, reason, sizeof(reason))) != 0)
 			break;
 		n++;
 		if (cb(arg, &s) != 0)
@@ -1824,6 +1898,109 @@ kx_store_slot_msgs(kx_store_t *st, kx_type_t type, uint64_t from,
 		if (kp[8] != (uint8_t)type)
 			continue;
 		if (give(txn, st, kp + 9, cb, arg, &err))
+			break;
+	}
+	mdb_cursor_close(cur);
+	rtxn_end(st, txn);
+	return err == 0 && (rc == 0 || rc == MDB_NOTFOUND) ? KX_OK :
+	    KX_ESTORE;
+}
+
+/* ---- the community index --------------------------------------------- */
+
+/*
+ * Builds the `community` index from the logs once, for a store written
+ * before the index existed (meta "community-index" marks it done).
+ */
+static int
+comm_reindex(kx_store_t *st, MDB_txn *txn)
+{
+	MDB_cursor	*cur;
+	MDB_val		 k = val("community-index", 15), v, mk, mv;
+	kx_stored_t	 s;
+	kx_msg_t	 m;
+	kx_body_t	*b;
+	kx_params_t	 p;
+	int		 rc;
+
+	if ((rc = mdb_get(txn, st->meta, &k, &v)) != MDB_NOTFOUND)
+		return rc;
+	if ((b = malloc(sizeof(*b))) == NULL)
+		return ENOMEM;
+	kx_params_default(&p);
+	if ((rc = mdb_cursor_open(txn, st->msgs, &cur)) != 0) {
+		free(b);
+		return rc;
+	}
+	for (rc = mdb_cursor_get(cur, &mk, &mv, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &mk, &mv, MDB_NEXT)) {
+		if ((rc = split_msg(&mv, &s, NULL, 0)) != 0)
+			break;
+		if (!s.valid || kx_msg_decode(&m, s.wire, s.len, NULL) !=
+		    KX_OK || kx_body_parse(b, &m, &p, NULL) != KX_OK)
+			continue;
+		if ((rc = comm_index(st, txn, &m, b, true)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	free(b);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	v = val("1", 1);
+	return mdb_put(txn, st->meta, &k, &v, 0);
+}
+
+int
+kx_store_get_id(kx_store_t *st, const uint8_t id[KX_ID_LEN],
+    kx_foreach_cb *cb, void *arg)
+{
+	MDB_txn	*txn;
+	MDB_val	 k = val(id, KX_ID_LEN), v;
+	int	 rc, err = 0, ret;
+
+	if (rtxn(st, &txn) != 0)
+		return KX_ESTORE;
+	rc = mdb_get(txn, st->ids, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		ret = 0;
+	else if (rc != 0 || v.mv_size != AKEY_LEN)
+		ret = KX_ESTORE;
+	else {
+		(void)give(txn, st, v.mv_data, cb, arg, &err);
+		ret = err == 0 ? 1 : KX_ESTORE;
+	}
+	rtxn_end(st, txn);
+	return ret;
+}
+
+int
+kx_store_community(kx_store_t *st, const uint8_t *to, kx_foreach_cb *cb,
+    void *arg)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*cur;
+	MDB_val		 k, v;
+	uint8_t		 key[1 + KX_PK_LEN];
+	size_t		 plen = to != NULL ? 1 + KX_PK_LEN : 1;
+	int		 rc, err = 0;
+
+	key[0] = to != NULL ? 'c' : 'l';
+	if (to != NULL)
+		memcpy(key + 1, to, KX_PK_LEN);
+	if (rtxn(st, &txn) != 0)
+		return KX_ESTORE;
+	if ((rc = mdb_cursor_open(txn, st->community, &cur)) != 0) {
+		rtxn_end(st, txn);
+		return KX_ESTORE;
+	}
+	k = val(key, plen);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen + AKEY_LEN ||
+		    memcmp(k.mv_data, key, plen) != 0)
+			break;
+		if (give(txn, st, (const uint8_t *)k.mv_data + k.mv_size -
+		    AKEY_LEN, cb, arg, &err))
 			break;
 	}
 	mdb_cursor_close(cur);

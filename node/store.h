@@ -23,6 +23,8 @@
  *   caps     issuer|fy   -> points issued
  *   slots    at|type|author|seq -> ""             clear, reading, settle
  *            by slot; health pays to an operator by ts
+ *   community 'c'|to|ts|author|seq -> ""        valid issues and pays by
+ *            recipient; 'l'|author|seq -> ""     valid listings
  *   meta     "version", "operators"
  */
 #ifndef KX_STORE_H
@@ -176,6 +178,20 @@ int	kx_store_orders(kx_store_t *, uint64_t slot, kx_foreach_cb *cb,
 int	kx_store_slot_msgs(kx_store_t *, kx_type_t type, uint64_t from,
 	    uint64_t to, kx_foreach_cb *cb, void *arg)
 	    __attribute__((warn_unused_result));
+
+/*
+ * The stored message whose id is id: 1 after cb got it, 0 when no stored
+ * message has that id (held ones are not stored yet), or KX_ESTORE.
+ */
+int	kx_store_get_id(kx_store_t *, const uint8_t id[KX_ID_LEN],
+	    kx_foreach_cb *cb, void *arg) __attribute__((warn_unused_result));
+/*
+ * Valid community messages from the `community` index: with to, the
+ * `issue`s and `pay`s addressed to it in (ts, author, seq) order; with to
+ * NULL, every `listing` in (author, seq) order. Nonzero from cb stops.
+ */
+int	kx_store_community(kx_store_t *, const uint8_t *to, kx_foreach_cb *cb,
+	    void *arg) __attribute__((warn_unused_result));
 
 /* Counts of stored, held and fork records. */
 int	kx_store_counts(kx_store_t *, uint64_t *msgs, uint64_t *held,

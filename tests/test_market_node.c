@@ -292,6 +292,20 @@ test_slot_end_to_end(void **state)
 	for (i = 1; i < 3; i++)
 		assert_int_equal(wait_mstat(&net->nodes[i], "readings_sent", 1,
 		    25000), 0);
+	/* each reading is in its sender's disclosure chain (node/privacy.c) */
+	for (i = 1; i < 3; i++) {
+		kx_buf_t	 d;
+
+		kx_buf_init(&d);
+		assert_int_equal(tctl(&net->nodes[i], &d, 2, "disclosures",
+		    (size_t)11, "verify", (size_t)6), 0);
+		assert_int_equal(kx_buf_cstr(&d), 0);
+		assert_non_null(strstr((char *)d.data, "\"category\":"
+		    "\"slot-totals\",\"purpose\":\"settlement\",\"recipient\":"
+		    "\"operator\",\"consent\":\"settlement-exempt\""));
+		assert_non_null(strstr((char *)d.data, "\"verified\":true"));
+		kx_buf_free(&d);
+	}
 	assert_int_equal(wait_mstat(&net->nodes[0], "settled", 1, 20000), 0);
 	for (i = 1; i < 3; i++) {
 		assert_int_equal(wait_mstat(&net->nodes[i], "settles_agreed",
@@ -335,6 +349,36 @@ test_slot_end_to_end(void **state)
 	assert_int_equal(kx_buf_cstr(&l1), 0);
 	assert_null(strstr((char *)l1.data, "\"kind\":\"trade\""));
 	assert_non_null(strstr((char *)l1.data, "\"balances\":{\"grid\":"));
+
+	/* the bills of the slot: fills, and the formula of node/bill.c */
+	for (i = 1; i < 3; i++) {
+		kx_buf_t	 r;
+		uint8_t		 fb[8], tb[8];
+		uint64_t	 f = slot, t = slot + SLOT_S;
+		long long	 imp, exp, bought, sold, bill, grid, line;
+		int		 k;
+
+		for (k = 7; k >= 0; k--, f >>= 8, t >>= 8) {
+			fb[k] = (uint8_t)f;
+			tb[k] = (uint8_t)t;
+		}
+		kx_buf_init(&r);
+		assert_int_equal(tctl(&net->nodes[i], &r, 3, "bill",
+		    (size_t)4, fb, (size_t)8, tb, (size_t)8), 0);
+		assert_int_equal(kx_buf_cstr(&r), 0);
+		assert_int_equal(sscanf((char *)r.data, "{\"slots\":1,"
+		    "\"settled_slots\":1,\"import_wh\":%lld,\"export_wh\":%lld,"
+		    "\"bought_local_wh\":%lld,\"sold_local_wh\":%lld,"
+		    "\"bill_millisen\":%lld,\"grid_only_millisen\":%lld}",
+		    &imp, &exp, &bought, &sold, &bill, &grid), 6);
+		assert_int_equal(bought, i == 2 ? 300 : 0);
+		assert_int_equal(sold, i == 1 ? 300 : 0);
+		assert_int_equal(grid, imp * 3100 - exp * 800);
+		line = i == 1 ? seller : buyer;	/* one slot: balance = line */
+		assert_int_equal(bill, -line + (imp > bought ? (imp - bought) *
+		    3100 : 0) - (exp > sold ? (exp - sold) * 800 : 0));
+		kx_buf_free(&r);
+	}
 
 	/* a clear nobody can reproduce: a dispute at both members */
 	snprintf(order, sizeof(order), "{\"slot\":%llu,\"set\":\"%s\","

@@ -564,8 +564,9 @@ test_roles_and_issuer_cap(void **state)
 	assert_int_equal(imp(f, &f->w), KX_ACCEPTED);
 	snprintf(body, sizeof(body), "{\"to\":\"%s\",\"points\":100,"
 	    "\"program\":\"walk\",\"fy\":2027}", f->alice.k.hex);
+	iss.ts = 1806505200000LL - 1000;	/* 2027-04-01 00:00 JST next */
 	next(&iss, &f->w, "issue", body);	/* another year */
-	assert_int_equal(imp(f, &f->w), KX_ACCEPTED);
+	assert_int_equal(imp_at(f, &f->w, iss.ts, &r), KX_ACCEPTED);
 	/* a household cannot issue */
 	next(&f->alice, &f->w, "issue", body);
 	assert_int_equal(imp(f, &f->w), KX_INVALID);
@@ -652,8 +653,8 @@ test_pay_recipient(void **state)
 	snprintf(body, sizeof(body), "{\"cur\":\"time\",\"to\":\"%s\","
 	    "\"amount\":30,\"in\":[]}", stranger.hex);
 	next(&f->alice, &f->w, "pay", body);
-	assert_int_equal(imp_at(f, &f->w, NOW + 3600000, &r), KX_INVALID);
-	assert_non_null(strstr(r.why.text, "not admitted"));
+	/* a received pay's `to` is judged by the ledger (tests/test_community.c) */
+	assert_int_equal(imp_at(f, &f->w, NOW + 3600000, &r), KX_ACCEPTED);
 	snprintf(body, sizeof(body), "{\"cur\":\"time\",\"to\":\"%s\","
 	    "\"amount\":30}", f->alice.k.hex);
 	next(&f->alice, &f->w, "pay", body);
