@@ -68,7 +68,14 @@ LIB_SRC	= $(wildcard protocols/*.c market/*.c community/*.c) \
 LIB_OBJ	= $(LIB_SRC:%.c=$(B)/%.o)
 LIB	= $(B)/libkaga.a
 
-PROGS	= kaga-ctl kaga-node $(if $(wildcard meters/kaga-meter-sim.c),kaga-meter-sim)
+# kaga-sim: sim/kaga-sim.c is its main; the other sim/*.c are linked only
+# into kaga-sim and its tests (tests/test_sim*.c, tests/bench_sim.c), not
+# into the library.
+SIM_SRC	= $(filter-out sim/kaga-sim.c,$(wildcard sim/*.c))
+SIM_OBJ	= $(SIM_SRC:%.c=$(B)/%.o)
+
+PROGS	= kaga-ctl kaga-node $(if $(wildcard meters/kaga-meter-sim.c),kaga-meter-sim) \
+	  $(if $(wildcard sim/kaga-sim.c),kaga-sim)
 BINS	= $(PROGS:%=$(B)/bin/%)
 
 TEST_SRC = $(wildcard tests/test_*.c)
@@ -105,6 +112,17 @@ $(B)/bin/%: $(B)/node/%.o $(LIB)
 $(B)/bin/kaga-meter-sim: $(B)/meters/kaga-meter-sim.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(B)/bin/kaga-sim: $(B)/sim/kaga-sim.o $(SIM_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+SIM_TESTS = $(filter $(B)/tests/test_sim% $(B)/tests/bench_sim%,$(TESTS) $(BENCHES))
+ifneq ($(SIM_TESTS),)
+$(SIM_TESTS): $(B)/tests/%: $(B)/tests/%.o $(SIM_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(TEST_LIBS)
+endif
 
 $(B)/tests/%: $(B)/tests/%.o $(LIB)
 	@mkdir -p $(dir $@)

@@ -94,10 +94,13 @@ struct walker {
 	kx_buf_t	 chunk;
 	uint64_t	 chunk_next;	/* seq the next read starts from */
 	bool		 ended;		/* nothing stored from chunk_next on */
-	/* the stack */
-	bool		 on_stack;
-	uint64_t	 want;		/* judge up to this seq */
-	uint64_t	 mark;		/* batch that last asked for it */
+	bool		 blocked;	/* its next pay waits on the stack */
+};
+
+/* A walker on the stack and how far it must judge. */
+struct want {
+	struct walker	*w;
+	uint64_t	 upto;
 };
 
 struct kx_ledger {
@@ -105,9 +108,8 @@ struct kx_ledger {
 	uint8_t		 hkey[crypto_shorthash_KEYBYTES];
 	struct walker	**map;		/* by author (open addressing) */
 	size_t		 nmap, capmap;
-	struct walker	**stack;
+	struct want	*stack;
 	size_t		 nstack, capstack;
-	uint64_t	 batch;
 	size_t		 ahead;		/* read-ahead bytes of all walkers */
 	kx_body_t	*b, *cb;	/* the pay judged, a cited message */
 	/* market parameters: time_limit for slots [plo, phi] */
@@ -373,32 +375,52 @@ struct load {
 };
 
 /*
- * The seq of a stored message and whether it is a `pay`, read without
- * hashing (the store holds only messages that decoded): 0 or -1.
+ * Reads a stored message's header fields and body without hashing it or
+ * re-checking it: the store holds only messages that passed decoding at
+ * import (every read is still bounds-checked). m->id and m->sig are not
+ * set. 0 or -1.
  */
 static int
-peek(const uint8_t *wire, size_t len, uint64_t *seq, bool *pay)
+stored_msg(const uint8_t *wire, size_t len, kx_msg_t *m)
 {
 	kx_mp_cur_t	 c, pc;
 	kx_mp_val_t	 v;
-	int		 i;
 
+	memset(m, 0, sizeof(*m));
 	kx_mp_cur_init(&c, wire, len);
 	if (kx_mp_read(&c, &v) != KX_MP_OK || v.kind != KX_MP_ARRAY ||
 	    kx_mp_read(&c, &v) != KX_MP_OK || v.kind != KX_MP_BIN)
 		return -1;
+	m->wire = wire;
+	m->wire_len = len;
+	m->payload = v.ptr;
+	m->payload_len = v.len;
 	kx_mp_cur_init(&pc, v.ptr, v.len);
 	if (kx_mp_read(&pc, &v) != KX_MP_OK || v.kind != KX_MP_ARRAY ||
-	    v.len != 7)
+	    v.len != 7 || kx_mp_read(&pc, &v) != KX_MP_OK)
 		return -1;
-	for (i = 0; i < 6; i++) {	/* v, author, seq, prev, ts, type */
-		if (kx_mp_read(&pc, &v) != KX_MP_OK)
-			return -1;
-		if (i == 2)
-			*seq = v.u;
-	}
-	*pay = v.kind == KX_MP_STR && v.len == 3 &&
-	    memcmp(v.ptr, "pay", 3) == 0;
+	m->v = v.u;
+	if (kx_mp_read(&pc, &v) != KX_MP_OK || v.kind != KX_MP_BIN ||
+	    v.len != KX_PK_LEN)
+		return -1;
+	m->author = v.ptr;
+	if (kx_mp_read(&pc, &v) != KX_MP_OK || v.kind != KX_MP_UINT)
+		return -1;
+	m->seq = v.u;
+	if (kx_mp_read(&pc, &v) != KX_MP_OK)
+		return -1;
+	m->prev = v.kind == KX_MP_BIN ? v.ptr : NULL;
+	if (kx_mp_read(&pc, &v) != KX_MP_OK ||
+	    (v.kind != KX_MP_UINT && v.kind != KX_MP_NINT))
+		return -1;
+	m->ts = v.kind == KX_MP_UINT ? (int64_t)v.u : v.i;
+	if (kx_mp_read(&pc, &v) != KX_MP_OK || v.kind != KX_MP_STR ||
+	    v.len > KX_TYPE_MAX)
+		return -1;
+	memcpy(m->type, v.ptr, v.len);
+	m->type[v.len] = '\0';
+	m->body = pc.p;
+	m->body_len = kx_mp_left(&pc);
 	return 0;
 }
 
@@ -408,14 +430,13 @@ load_one(void *arg, const kx_stored_t *s)
 	struct load	*ld = arg;
 	struct walker	*w = ld->w;
 	struct rec	*r;
-	uint64_t	 seq = 0;
+	kx_msg_t	 m;
 	size_t		 rlen;
-	bool		 pay = false;
 
-	if (peek(s->wire, s->len, &seq, &pay) == -1)
+	if (stored_msg(s->wire, s->len, &m) == -1)
 		return 0;	/* the store only holds decodable messages */
-	ld->last = seq;
-	if (!pay)
+	ld->last = m.seq;
+	if (strcmp(m.type, "pay") != 0)
 		return 0;
 	if (w->nrec == w->caprec) {
 		size_t	 cap = w->caprec ? 2 * w->caprec : 64;
@@ -428,7 +449,7 @@ load_one(void *arg, const kx_stored_t *s)
 		w->caprec = cap;
 	}
 	r = &w->recs[w->nrec];
-	r->seq = seq;
+	r->seq = m.seq;
 	r->valid = s->valid;
 	r->off = w->chunk.len;
 	r->len = s->len;
@@ -512,7 +533,7 @@ lookup_one(void *arg, const kx_stored_t *s)
 
 	c->found = true;
 	c->valid = s->valid;
-	if (kx_msg_decode(&m, s->wire, s->len, NULL) != KX_OK) {
+	if (stored_msg(s->wire, s->len, &m) == -1) {
 		c->valid = false;
 		return 1;
 	}
@@ -553,10 +574,11 @@ lookup(kx_ledger_t *l, const uint8_t *id, struct cited *c)
 	return rc < 0 ? KX_ESTORE : KX_OK;
 }
 
+/* A walker may be on the stack more than once (asked for by two pays). */
 static int
-push(kx_ledger_t *l, struct walker *w, uint64_t want)
+push(kx_ledger_t *l, struct walker *w, uint64_t upto)
 {
-	struct walker	**ns;
+	struct want	*ns;
 
 	if (l->nstack == l->capstack) {
 		size_t	 cap = l->capstack ? 2 * l->capstack : 32;
@@ -566,9 +588,9 @@ push(kx_ledger_t *l, struct walker *w, uint64_t want)
 		l->stack = ns;
 		l->capstack = cap;
 	}
-	w->on_stack = true;
-	w->want = want;
-	l->stack[l->nstack++] = w;
+	l->stack[l->nstack].w = w;
+	l->stack[l->nstack].upto = upto;
+	l->nstack++;
 	return KX_OK;
 }
 
@@ -628,7 +650,7 @@ judge(kx_ledger_t *l, struct walker *w, const struct rec *r)
 	memset(&p, 0, sizeof(p));
 	p.seq = r->seq;
 	kx_params_default(&dflt);
-	if (kx_msg_decode(&m, w->chunk.data + r->off, r->len, NULL) != KX_OK)
+	if (stored_msg(w->chunk.data + r->off, r->len, &m) == -1)
 		return KX_ESTORE;	/* the store holds decodable messages */
 	p.ts = m.ts;
 	ok = kx_body_parse(b, &m, &dflt, NULL) == KX_OK &&
@@ -667,7 +689,6 @@ judge(kx_ledger_t *l, struct walker *w, const struct rec *r)
 		p.arg = w->pending[k];
 		return record(w, &p);
 	}
-	l->batch++;
 	for (i = 0; i < b->u.pay.n_in && bad == R_NONE; i++) {
 		id = b->u.pay.in[i];
 		if ((rc = lookup(l, id, &c)) != KX_OK)
@@ -692,19 +713,16 @@ judge(kx_ledger_t *l, struct walker *w, const struct rec *r)
 			if ((o = walker_get(l, c.author)) == NULL)
 				return KX_ENOMEM;
 			if (c.seq >= known_below(o)) {
-				/* not judged yet: o must catch up first */
-				if (o->on_stack && o->mark != l->batch) {
+				/*
+				 * Not judged yet: o must catch up first,
+				 * unless o is itself waiting for this pay.
+				 */
+				if (o->blocked) {
 					problem(&p, &bad, R_CYCLE, i, id, 0);
 					continue;
 				}
-				if (o->mark == l->batch) {
-					if (c.seq > o->want)
-						o->want = c.seq;
-				} else {
-					o->mark = l->batch;
-					if ((rc = push(l, o, c.seq)) != KX_OK)
-						return rc;
-				}
+				if ((rc = push(l, o, c.seq)) != KX_OK)
+					return rc;
 				waits++;
 				continue;
 			}
@@ -758,6 +776,7 @@ static int
 run(kx_ledger_t *l, struct walker *w0, uint64_t upto)
 {
 	struct walker	*w;
+	uint64_t	 want;
 	size_t		 i;
 	int		 rc = KX_OK;
 
@@ -766,9 +785,9 @@ run(kx_ledger_t *l, struct walker *w0, uint64_t upto)
 	if ((rc = push(l, w0, upto)) != KX_OK)
 		return rc;
 	while (l->nstack > 0) {
-		w = l->stack[l->nstack - 1];
-		if (known_below(w) == NO_SEQ || w->want < known_below(w)) {
-			w->on_stack = false;
+		w = l->stack[l->nstack - 1].w;
+		want = l->stack[l->nstack - 1].upto;
+		if (known_below(w) == NO_SEQ || want < known_below(w)) {
 			l->nstack--;
 			/* keep read-ahead for the next ask, within bounds */
 			if (l->ahead > AHEAD_MAX)
@@ -780,14 +799,17 @@ run(kx_ledger_t *l, struct walker *w0, uint64_t upto)
 				break;
 			continue;
 		}
+		w->blocked = false;
 		if ((rc = judge(l, w, &w->recs[w->irec])) < 0)
 			break;
 		if (rc == KX_OK)
 			w->irec++;
+		else
+			w->blocked = true;
 		rc = KX_OK;
 	}
 	for (i = 0; i < l->nstack; i++)	/* after an error */
-		l->stack[i]->on_stack = false;
+		l->stack[i].w->blocked = false;
 	l->nstack = 0;
 	return rc;
 }

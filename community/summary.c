@@ -193,26 +193,44 @@ kx_sum_day_format(char out[11], int32_t day)
 
 /* ---- discrete Laplace --------------------------------------------------- */
 
+/*
+ * Random bits from randombytes, 256 bytes at a time (one getrandom per
+ * few samples rather than per draw); wiped after each sample, since
+ * whoever learns the noise can take it off.
+ */
+struct pool {
+	uint64_t	 v[32];
+	unsigned	 i;
+};
+
+static uint64_t
+draw(struct pool *p)
+{
+	if (p->i == sizeof(p->v) / sizeof(p->v[0])) {
+		randombytes_buf(p->v, sizeof(p->v));
+		p->i = 0;
+	}
+	return p->v[p->i++];
+}
+
 /* Uniform in [0, n), n >= 1, without modulo bias. */
 static uint64_t
-uniform(uint64_t n)
+uniform(struct pool *p, uint64_t n)
 {
 	uint64_t	 r, lim;
 
-	if (n <= UINT32_MAX)
-		return randombytes_uniform((uint32_t)n);
 	lim = (0 - n) % n;	/* 2^64 mod n: [lim, 2^64) is n-divisible */
 	do
-		randombytes_buf(&r, sizeof(r));
+		r = draw(p);
 	while (r < lim);
 	return r % n;
 }
 
 /* Bernoulli(num / den), num <= den. */
 static bool
-bern(uint64_t num, uint64_t den)
+bern(struct pool *p, uint64_t num, uint64_t den)
 {
-	return uniform(den) < num;
+	return uniform(p, den) < num;
 }
 
 /*
@@ -221,11 +239,11 @@ bern(uint64_t num, uint64_t den)
  * Bernoulli(gamma / k) is Bernoulli(gamma) and Bernoulli(1 / k).
  */
 static bool
-bern_exp(uint64_t num, uint64_t den)
+bern_exp(struct pool *p, uint64_t num, uint64_t den)
 {
 	uint64_t	 k = 1;
 
-	while (bern(num, den) && bern(1, k))
+	while (bern(p, num, den) && bern(p, 1, k))
 		k++;
 	return k % 2 == 1;
 }
@@ -233,26 +251,31 @@ bern_exp(uint64_t num, uint64_t den)
 int64_t
 kx_sum_dlaplace(uint64_t num, uint64_t den)
 {
+	struct pool	 p;
 	uint64_t	 u, v;
 	u128		 x, y;
 	bool		 neg;
+	int64_t		 r;
 
 	if (num == 0 || den == 0)
 		return 0;
+	p.i = sizeof(p.v) / sizeof(p.v[0]);
 	for (;;) {
-		u = uniform(num);
-		if (!bern_exp(u, num))
+		u = uniform(&p, num);
+		if (!bern_exp(&p, u, num))
 			continue;
-		for (v = 0; bern_exp(1, 1); v++)
+		for (v = 0; bern_exp(&p, 1, 1); v++)
 			;
 		x = (u128)u + (u128)num * v;	/* Geometric(1 - e^(-1/num)) */
 		y = x / den;		/* Geometric(1 - e^(-den/num)) */
-		neg = randombytes_uniform(2) == 1;
+		neg = (draw(&p) & 1) == 1;
 		if (neg && y == 0)
 			continue;
 		if (y > INT64_MAX)
 			y = INT64_MAX;
-		return neg ? -(int64_t)y : (int64_t)y;
+		r = neg ? -(int64_t)y : (int64_t)y;
+		sodium_memzero(&p, sizeof(p));
+		return r;
 	}
 }
 

@@ -416,6 +416,18 @@ read_noise(kx_summary_t *s, const kx_mp_val_t *top, kx_mp_cur_t elems,
 	return KX_SUM_OK;
 }
 
+/* Cells by (day, first area): each area is in one cell of its day. */
+static int
+cell_cmp(const void *a, const void *b, void *arg)
+{
+	const kx_sum_cell_t	*x = a, *y = b;
+	const kx_summary_t	*s = arg;
+
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	return strcmp(s->areas[x->first_area], s->areas[y->first_area]);
+}
+
 int
 kx_summary_add_body(kx_summary_t *s, const uint8_t *mp, size_t len,
     char *err, size_t errlen)
@@ -484,6 +496,8 @@ kx_summary_add_body(kx_summary_t *s, const uint8_t *mp, size_t len,
 			s->ncells++;
 		}
 	}
+	/* parts list published cells before suppressed ones: area order */
+	qsort_r(s->cells, s->ncells, sizeof(*s->cells), cell_cmp, s);
 	return KX_SUM_OK;
 fail:
 	s->ncells = ncells0;

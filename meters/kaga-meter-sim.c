@@ -3,14 +3,15 @@
  *
  *   kaga-meter-sim --listen 127.0.0.1:PORT | --rtu DEVICE [--baud N]
  *       [--profile sdm630|sunspec|sunspec-float] [--unit N | --units N,M...]
- *       [--speed X] [--hour H]
+ *       [--speed X] [--hour H] [--pv-w W] [--load-w W]
  *       [--fault none|noanswer|delay:MS|exception:CODE|garbage]
  *
  * Serves an Eastron SDM630 (input registers, float32 ABCD) or a SunSpec
  * device at 40000: model 1 + inverter 103 + meter 203 + battery 802
  * (sunspec), or 1 + 113 + 213 + 124 (sunspec-float). Values follow a day:
- * PV a half sine from 06:00 to 18:00 (JST, or --hour at start), a load
- * with morning and evening peaks, a 10 kWh battery that absorbs surplus
+ * PV a half sine from 06:00 to 18:00 (JST, or --hour at start) peaking at
+ * --pv-w (4500 W; 0: no PV), a load of --load-w at night (450 W) with
+ * morning and evening peaks in proportion, a 10 kWh battery that absorbs surplus
  * and covers deficit; energy counters integrate the grid power. --speed
  * runs the simulated clock faster. Every unit id served (--unit, or several
  * with --units) answers for the same installation. TCP: several clients
@@ -61,6 +62,8 @@ static struct {
 	double	 import_wh, export_wh, pv_wh;
 	double	 soc;		/* % */
 	double	 pv, load, batt, grid;	/* W; batt + = discharging */
+	double	 pv_peak;		/* W at noon (--pv-w, 4500) */
+	double	 load_base;		/* W at night (--load-w, 450) */
 } st;
 
 static void
@@ -156,9 +159,11 @@ step(int with_battery)
 
 	st.last_sim = now;
 	hod = xmod(now / 3600.0, 24.0);
-	st.pv = hod > 6 && hod < 18 ? 4500.0 * xsin(M_PI * (hod - 6) / 12) : 0;
-	st.load = 450 + 1500 * xexp_neg(-(hod - 19) * (hod - 19) / 4) +
-	    400 * xexp_neg(-(hod - 7.5) * (hod - 7.5) / 2);
+	st.pv = hod > 6 && hod < 18 ? st.pv_peak * xsin(M_PI * (hod - 6) /
+	    12) : 0;
+	/* the peaks scale with the base load (450 W: a household) */
+	st.load = st.load_base * (1 + 3.33 * xexp_neg(-(hod - 19) *
+	    (hod - 19) / 4) + 0.89 * xexp_neg(-(hod - 7.5) * (hod - 7.5) / 2));
 	st.batt = 0;
 	if (with_battery) {
 		if (st.pv > st.load && st.soc < 100)
@@ -342,7 +347,7 @@ usage(void)
 	    "[--baud N]\n"
 	    "       [--profile sdm630|sunspec|sunspec-float] "
 	    "[--unit N | --units N,M...]\n"
-	    "       [--speed X] [--hour H]\n"
+	    "       [--speed X] [--hour H] [--pv-w W] [--load-w W]\n"
 	    "       [--fault none|noanswer|delay:MS|exception:CODE|garbage]\n");
 }
 
@@ -641,6 +646,8 @@ main(int argc, char **argv)
 		{ "speed", required_argument, NULL, 's' },
 		{ "hour", required_argument, NULL, 'H' },
 		{ "fault", required_argument, NULL, 'f' },
+		{ "pv-w", required_argument, NULL, 'P' },
+		{ "load-w", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -659,6 +666,8 @@ main(int argc, char **argv)
 	int			 ch, rc;
 
 	st.speed = 1.0;
+	st.pv_peak = 4500.0;
+	st.load_base = 450.0;
 	memset(served, 0, sizeof(served));
 	served[1] = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -710,6 +719,16 @@ main(int argc, char **argv)
 		case 'f':
 			if (parse_fault(optarg, &fault, &farg) == -1)
 				goto bad;
+			break;
+		case 'P':
+			if (parse_long(optarg, 0, 10000000, &v) == -1)
+				goto bad;
+			st.pv_peak = (double)v;
+			break;
+		case 'L':
+			if (parse_long(optarg, 0, 10000000, &v) == -1)
+				goto bad;
+			st.load_base = (double)v;
 			break;
 		case 'h':
 			usage();

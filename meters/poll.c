@@ -382,6 +382,18 @@ kx_poll_restore(kx_poller_t *self, size_t i, const uint8_t *state,
 	return kx_slot_restore(&self->devs[i]->slots, state, len);
 }
 
+int
+kx_poll_reslot(kx_poller_t *self, int slot_s)
+{
+	size_t	 i;
+
+	for (i = 0; i < self->ndevs; i++)
+		if (kx_slot_reslot(&self->devs[i]->slots, slot_s) !=
+		    KX_METER_OK)
+			return KX_METER_EARG;
+	return KX_METER_OK;
+}
+
 void
 kx_poll_flush(kx_poller_t *self)
 {

@@ -159,6 +159,10 @@ const kx_meter_bus_t	*kx_poll_bus(const kx_poller_t *self, size_t i);
 int	kx_poll_restore(kx_poller_t *self, size_t i, const uint8_t *state,
 	    size_t len) __attribute__((warn_unused_result));
 
+/* kx_slot_reslot on every device (a new market slot length). */
+int	kx_poll_reslot(kx_poller_t *self, int slot_s)
+	    __attribute__((warn_unused_result));
+
 /*
  * The wait after k >= 1 failed passes: min(period_ms x 2^k, cap_ms);
  * period_ms for k == 0. Never overflows.

@@ -367,3 +367,21 @@ kx_slot_restore(kx_slot_acc_t *a, const uint8_t *state, size_t len)
 	*a = b;
 	return KX_METER_OK;
 }
+
+int
+kx_slot_reslot(kx_slot_acc_t *a, int slot_s)
+{
+	int64_t	 len;
+
+	if (a == NULL || slot_s < 1)
+		return KX_METER_EARG;
+	if (slot_s == a->conf.slot_s)
+		return KX_METER_OK;
+	a->conf.slot_s = slot_s;
+	if (!a->started)
+		return KX_METER_OK;
+	len = (int64_t)slot_s * 1000;
+	open_slot(a, floor_div(a->last_ts, len) * len);
+	a->cur.flags |= KX_SLOT_F_PARTIAL | KX_SLOT_F_REBASE;
+	return KX_METER_OK;
+}

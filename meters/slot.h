@@ -137,6 +137,16 @@ int	kx_slot_restore(kx_slot_acc_t *a, const uint8_t *state, size_t len)
 	    __attribute__((warn_unused_result));
 
 /*
+ * Changes the slot length to slot_s (>= 1), keeping each counter's
+ * baseline: the open slot is dropped and a new one opens at the boundary
+ * holding the last reading, flagged KX_SLOT_F_PARTIAL | KX_SLOT_F_REBASE
+ * when it is emitted (the energy of the dropped open slot is not in any
+ * slot; nothing after it is lost). Returns KX_METER_OK or KX_METER_EARG.
+ */
+int	kx_slot_reslot(kx_slot_acc_t *a, int slot_s)
+	    __attribute__((warn_unused_result));
+
+/*
  * floor(d x x / dt) without overflow, for 0 <= d, 0 <= x <= dt, 0 < dt;
  * x and dt are first halved together until dt < 2^31 (sub-ms precision
  * is irrelevant), so share(d, dt, dt) == d and share is non-decreasing in

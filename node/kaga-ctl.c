@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "ctlclient.h"
 #include "ctl_admin.h"
+#include "ctl_community.h"
 #include "ctl_market.h"
 #include "ctl_meter.h"
 #include "ctl_privacy.h"
@@ -68,6 +69,16 @@ usage(void)
 	    "       kaga-ctl publish --type T --body JSON [--node DIR] "
 	    "[--json]\n"
 	    "       kaga-ctl log [--node DIR] [--author HEX] [--json]\n"
+	    "community (PROTOCOL.md section 8, against a running node):\n"
+	    "       kaga-ctl balance [--node DIR] [--cur health|time] "
+	    "[--of HEX] [--json]\n"
+	    "       kaga-ctl pay --cur health|time --to HEX --amount N "
+	    "[--memo TEXT] [--node DIR] [--json]\n"
+	    "       kaga-ctl history [--node DIR] [--cur health|time] "
+	    "[--of HEX] [--json]\n"
+	    "       kaga-ctl listings [--node DIR] [--json]\n"
+	    "       kaga-ctl list --offer|--want --title T [--area A] "
+	    "[--until MS] [--node DIR] [--json]\n"
 	    "privacy (docs/privacy.md):\n"
 	    "       kaga-ctl consent list|export|grant|revoke [--node DIR] ...\n"
 	    "       kaga-ctl disclosures [--node DIR] [--verify] [--json]\n"
@@ -1019,6 +1030,9 @@ main(int argc, char **argv)
 		{ "publish", cmd_publish },	{ "meter", kx_ctl_cmd_meter },
 		{ "clear", kx_ctl_cmd_clear },	{ "settle", kx_ctl_cmd_settle },
 		{ "ledger", cmd_ledger },
+		{ "balance", kx_ctl_cmd_balance },	{ "pay", kx_ctl_cmd_pay },
+		{ "history", kx_ctl_cmd_history },
+		{ "listings", kx_ctl_cmd_listings },	{ "list", kx_ctl_cmd_list },
 		{ "admit", kx_ctl_cmd_admit },	{ "revoke", kx_ctl_cmd_revoke },
 		{ "members", kx_ctl_cmd_members },
 		{ "bill", kx_ctl_cmd_bill },

@@ -57,6 +57,7 @@ struct kx_meterd {
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	bool		 stop;
+	int		 slot_s, want_slot_s;	/* under mu */
 	struct snap	*snap;		/* nmeters, under mu */
 	kx_reading_t	*latest;	/* thread only */
 	struct pending	 pend[PENDING_MAX];
@@ -249,6 +250,19 @@ run(void *arg)
 	int		 wait;
 
 	for (;;) {
+		int	 want;
+
+		pthread_mutex_lock(&md->mu);
+		want = md->want_slot_s;
+		pthread_mutex_unlock(&md->mu);
+		if (want > 0 && want != md->slot_s) {
+			if (kx_poll_reslot(md->poller, want) == KX_METER_OK) {
+				log_info("meters: slots of %d s now (the market's "
+				    "slot length)", want);
+				md->slot_s = want;
+				persist(md, true);
+			}
+		}
 		now = mono_ms();
 		(void)kx_poll_run_once(md->poller, now);
 		persist(md, false);
@@ -392,6 +406,7 @@ kx_meterd_new(const kx_conf_t *conf, char *err, size_t errlen)
 		restore(md, i);
 	}
 	md->next_save = mono_ms() + KX_METERD_SAVE_MS;
+	md->slot_s = md->conf.meters[0].poll.slot.slot_s;
 	if (pthread_create(&md->thread, NULL, run, md) != 0) {
 		snprintf(err, errlen, "meters: cannot start the thread");
 		goto fail;
@@ -430,6 +445,17 @@ kx_meterd_destroy(kx_meterd_t **p)
 	free(md->latest);
 	free(md);
 	*p = NULL;
+}
+
+void
+kx_meterd_set_slot_s(kx_meterd_t *md, int slot_s)
+{
+	if (md == NULL || md->poller == NULL || slot_s < 1)
+		return;
+	pthread_mutex_lock(&md->mu);
+	md->want_slot_s = slot_s;
+	pthread_cond_signal(&md->cv);
+	pthread_mutex_unlock(&md->mu);
 }
 
 size_t

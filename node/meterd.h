@@ -43,6 +43,13 @@ void		 kx_meterd_destroy(kx_meterd_t **);
 size_t		 kx_meterd_count(const kx_meterd_t *);
 
 /*
+ * Asks the thread to use slots of slot_s seconds from its next pass (the
+ * market's slot length changed; kx_slot_reslot keeps the baselines).
+ * Cheap when nothing changes.
+ */
+void		 kx_meterd_set_slot_s(kx_meterd_t *, int slot_s);
+
+/*
  * Appends a JSON array to b: per meter its name, use, profile, address,
  * counters (requests, errors, readings, implausible, online,
  * last_good_ms, last_error), the latest reading (power_w, import_wh,

@@ -28,6 +28,7 @@
 #include "datakey.h"
 #include "envelope.h"
 #include "json.h"
+#include "ledger.h"
 #include "log.h"
 #include "market.h"
 #include "mktd.h"
@@ -530,17 +531,25 @@ points_cb(void *arg, const kx_stored_t *s)
 	kx_msg_t	 msg;
 	kx_body_t	*b;
 	kx_params_t	 p;
+	int		 v = 0;
 
 	if ((b = malloc(sizeof(*b))) == NULL) {
 		in->oom = true;
 		return 1;
 	}
 	kx_params_default(&p);
+	/* only pays valid under section 8 count (community/ledger.c) */
 	if (kx_msg_decode(&msg, s->wire, s->len, NULL) == KX_OK &&
 	    kx_body_parse(b, &msg, &p, NULL) == KX_OK &&
 	    b->type == KX_T_PAY && b->u.pay.cur == KX_CUR_HEALTH &&
 	    kx_store_is_operator(in->m->c.st, b->u.pay.to) &&
-	    !kx_store_is_operator(in->m->c.st, msg.author)) {
+	    !kx_store_is_operator(in->m->c.st, msg.author) &&
+	    (v = kx_community_pay_valid(in->m->c.st, s->wire, s->len)) != 0) {
+		if (v < 0) {
+			free(b);
+			in->oom = true;	/* a store error: not settled now */
+			return 1;
+		}
 		if (in->npts == in->pcap) {
 			size_t		 cap = in->pcap ? 2 * in->pcap : 16;
 			kx_mkt_points_t	*np;

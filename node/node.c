@@ -28,6 +28,7 @@
 #include "log.h"
 #include "autobid.h"
 #include "bill.h"
+#include "communityd.h"
 #include "meterd.h"
 #include "metrics.h"
 #include "mktd.h"
@@ -141,7 +142,7 @@ struct kx_node {
 	bool		 in_batch;
 	bool		 allow_dirty;
 	bool		 rebind;
-	int64_t		 next_ae, next_select, next_allow;
+	int64_t		 next_ae, next_select, next_allow, next_params;
 	uint64_t	 counters[C_COUNT];
 	kx_buf_t	 tmp, tmp2;
 	struct peer	*reply_to;	/* the peer whose frames we handle */
@@ -1717,6 +1718,11 @@ ctl_handle(kx_node_t *n)
 			kx_buf_reset(&b);
 			kx_buf_puts(&b, "bad day, or store read failed");
 		}
+	} else if (ARG_IS(2, "community") && np == 5) {	/* communityd.c */
+		batch_end(n);
+		ok = kx_commd_request(n->st, n->pk, zmq_msg_data(&parts[3]),
+		    zmq_msg_size(&parts[3]), zmq_msg_data(&parts[4]),
+		    zmq_msg_size(&parts[4]), now_ms(), mkt_publish, n, &b) == 0;
 	} else if (kx_privacy_ctl(n->conf.data_dir, &parts[2], np - 2, &b,
 	    &ok)) {
 		/* consent, disclosures, disclose: node/privacy.c */
@@ -2091,6 +2097,16 @@ kx_node_run(kx_node_t *n)
 			select_peers(n);
 		if (now >= n->next_ae)
 			anti_entropy(n);
+		if (now >= n->next_params) {
+			kx_params_t	 mp;
+
+			/* meter slots follow the market's slot length */
+			n->next_params = now + 1000;
+			if (kx_store_params(n->st, (uint64_t)now_ms() / 1000,
+			    &mp) == KX_OK && mp.slot_s > 0 &&
+			    mp.slot_s <= 86400)
+				kx_meterd_set_slot_s(n->meters, (int)mp.slot_s);
+		}
 		kx_mktd_tick(n->mkt, now_ms());
 		kx_autobid_tick(n->autobid, now_ms());
 		next = n->next_ae < n->next_select ? n->next_ae :

@@ -117,6 +117,8 @@ static const skey_t keys[] = {
 	    "member sizes (consumption, PV) spread +- this around the mean" },
 	{ "load_noise_permille", K_INT, F(load_noise_permille), 0, 900, 250,
 	    "slot-to-slot load noise of a member, +- this" },
+	{ "variety", K_INT, F(variety), 0, 1, 1,
+	    "1: members differ in rhythm, PV orientation, habits; 0: alike" },
 	{ "cloud_permille", K_INT, F(cloud_permille), 0, 1000, 1000,
 	    "cloudiness: 1000 Kaga's climate, 0 a clear sky every day" },
 	{ "sell_min", K_INT, F(sell_min), 0, 1000000, 0,

@@ -69,6 +69,9 @@ typedef struct {
 	uint64_t	 grid_charge;	/* 0/1: batteries may charge from the grid */
 	uint64_t	 size_spread_permille;	/* member sizes 1 +- spread */
 	uint64_t	 load_noise_permille;	/* slot-to-slot load noise */
+	uint64_t	 variety;	/* 1: rhythms, PV orientations and daily
+					   habits differ; 0: members of a type
+					   alike apart from their sizes */
 	uint64_t	 cloud_permille;	/* 1000: Kaga climate, 0: always clear */
 	/* bidding (market/strategy.h) */
 	uint64_t	 sell_min;	/* never sell below, sen/kWh */

@@ -125,6 +125,45 @@ test_state_roundtrip(void **state)
 	assert_int_equal(b.started, 0);
 }
 
+/* A new slot length keeps the baselines: nothing after it is lost. */
+static void
+test_reslot(void **state)
+{
+	kx_slot_conf_t	 c;
+	kx_slot_acc_t	 a;
+	struct emitted	 e;
+	int64_t		 wh[KX_SLOT_NCH] = { 1000, 0, 0 }, t0 = 1800000000000LL;
+	int64_t		 sum = 0;
+	int		 i;
+
+	(void)state;
+	kx_slot_conf_init(&c);		/* 1800 s slots */
+	assert_int_equal(kx_slot_init(&a, &c), KX_METER_OK);
+	(void)kx_slot_add(&a, t0 + 100, KX_SLOT_CH(0), wh, NULL, NULL);
+	assert_int_equal(kx_slot_reslot(&a, 0), KX_METER_EARG);
+	assert_int_equal(kx_slot_reslot(&a, 10), KX_METER_OK);
+	assert_int_equal(a.conf.slot_s, 10);
+	assert_int_equal(a.cur.start_ms, t0);	/* holds the last reading */
+	assert_int_equal(a.cur.len_ms, 10000);
+	assert_int_equal(a.ch[0].val, 1000);	/* the baseline kept */
+	memset(&e, 0, sizeof(e));
+	for (i = 1; i <= 5; i++) {		/* 10 Wh a second for 50 s */
+		wh[0] = 1000 + 10 * (i * 10);
+		(void)kx_slot_add(&a, t0 + 100 + (int64_t)i * 10000,
+		    KX_SLOT_CH(0), wh, collect, &e);
+	}
+	assert_int_equal(e.n, 5);
+	assert_true(e.t[0].flags & KX_SLOT_F_REBASE);
+	for (i = 0; i < e.n; i++) {
+		assert_int_equal(e.t[i].len_ms, 10000);
+		assert_int_equal(e.t[i].start_ms, t0 + (int64_t)i * 10000);
+		sum += e.t[i].wh[0];
+	}
+	assert_int_equal(sum + a.cur.wh[0], 500);	/* every Wh */
+	assert_int_equal(kx_slot_reslot(&a, 10), KX_METER_OK);	/* no-op */
+	assert_int_equal(a.cur.start_ms, t0 + 50000);
+}
+
 /* Record field offsets (int64 index after the 4-byte magic). */
 enum { F_SLOTS, F_STARTED, F_LAST, F_START, F_LEN, F_WH0, F_WH1, F_WH2,
 	F_COV, F_FLAGS, F_CH0 };
@@ -531,6 +570,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_state_damaged),
+		cmocka_unit_test(test_reslot),
 		cmocka_unit_test(test_live_and_dead),
 		cmocka_unit_test(test_restart_keeps_energy),
 		cmocka_unit_test(test_conf_errors),

@@ -31,6 +31,7 @@
 #include "ctl_summary.h"
 #include "json.h"
 #include "market.h"
+#include "mp.h"
 #include "store.h"
 #include "sumd.h"
 #include "summary.h"
@@ -135,7 +136,9 @@ t_days(void **state)
 	kx_sum_day_format(d, day_of("2024-02-29"));
 	assert_string_equal(d, "2024-02-29");
 	assert_int_equal(day_of("1970-01-01"), 0);
-	assert_int_equal(kx_sum_day_of_ms(-1), -1);	/* 1969-12-31 JST */
+	assert_int_equal(kx_sum_day_of_ms(-1), 0);	/* 08:59 JST */
+	assert_int_equal(kx_sum_day_of_ms(-32400000), 0);
+	assert_int_equal(kx_sum_day_of_ms(-32400001), -1);	/* 12-31 */
 	assert_int_equal(day_of("2000-02-29") + 1, day_of("2000-03-01"));
 	assert_int_equal(kx_sum_day_parse("2025-02-29", 10, &day), -1);
 	assert_int_equal(kx_sum_day_parse("1900-02-29", 10, &day), -1);
@@ -701,7 +704,7 @@ t_bodies(void **state)
 		in[i].money_grid = 777 * i;
 		in[i].pts_redeemed = i % 3;
 	}
-	in[169] = rec(9999, "Z", "2025-04-01", 1, 0);	/* suppressed */
+	in[169] = rec(9999, "Z", "2025-04-01", 1000000000, 0);	/* out */
 	s = build(in, n);
 	ref = csv_of(s);
 	for (i = 0; i < 2; i++) {
@@ -1119,10 +1122,6 @@ t_node_day(void **state)
 	snprintf(body, sizeof(body), "{\"node\":\"%s\",\"role\":\"issuer\","
 	    "\"area\":\"Daishoji\",\"until\":0,\"cap\":100000}", iss.k.hex);
 	post(st, &op, (day_s - 7200) * 1000 + 20, "member", body, NULL);
-	/* the day before the day: a time pay that must not count */
-	snprintf(body, sizeof(body), "{\"cur\":\"time\",\"to\":\"%s\","
-	    "\"amount\":100,\"in\":[]}", m[10].k.hex);
-	post(st, &m[9], day_s * 1000 - 1, "pay", body, NULL);
 	/* m0..m3 sell 300 Wh at 900, m4..m7 buy 300 Wh at 2000 */
 	kx_params_default(&p);
 	for (i = 0; i < 8; i++) {
@@ -1191,8 +1190,15 @@ t_node_day(void **state)
 		post(st, &m[i], (slot + 1860) * 1000, "reading", body, NULL);
 	}
 	/* 50 points to m8, which redeems 20 at the operator */
-	snprintf(body, sizeof(body), "{\"to\":\"%s\",\"points\":50,"
-	    "\"program\":\"walk\",\"fy\":2025}", m[8].k.hex);
+	{
+		char	 d[11];
+		int	 fy;
+
+		kx_sum_day_format(d, day);	/* April to March */
+		fy = atoi(d) - (atoi(d + 5) < 4);
+		snprintf(body, sizeof(body), "{\"to\":\"%s\",\"points\":50,"
+		    "\"program\":\"walk\",\"fy\":%d}", m[8].k.hex, fy);
+	}
 	post(st, &iss, slot * 1000, "issue", body, iid);
 	kx_hex(hex, iid, KX_ID_LEN);
 	snprintf(body, sizeof(body), "{\"cur\":\"health\",\"to\":\"%s\","
@@ -1205,6 +1211,11 @@ t_node_day(void **state)
 		post(st, &m[9], (slot + 3600) * 1000 + (int64_t)i, "pay", body,
 		    NULL);
 	}
+	/* the next day: a time pay that must not count */
+	snprintf(body, sizeof(body), "{\"cur\":\"time\",\"to\":\"%s\","
+	    "\"amount\":100,\"in\":[]}", m[10].k.hex);
+	post(st, &m[9], kx_sum_day_start(day + 1) * 1000 + 5, "pay", body,
+	    NULL);
 
 	keys.pk = op.k.pk;
 	keys.cpk = cpk;
