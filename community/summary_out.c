@@ -497,7 +497,8 @@ kx_summary_add_body(kx_summary_t *s, const uint8_t *mp, size_t len,
 		}
 	}
 	/* parts list published cells before suppressed ones: area order */
-	qsort_r(s->cells, s->ncells, sizeof(*s->cells), cell_cmp, s);
+	if (s->ncells > 1)
+		qsort_r(s->cells, s->ncells, sizeof(*s->cells), cell_cmp, s);
 	return KX_SUM_OK;
 fail:
 	s->ncells = ncells0;

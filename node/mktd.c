@@ -644,6 +644,8 @@ out:
 
 /* ---- member: send the reading ------------------------------------------ */
 
+static bool	has_msg(kx_mktd_t *, kx_type_t, uint64_t);
+
 static void
 member_reading(kx_mktd_t *m, uint64_t slot, const kx_params_t *p, int64_t now)
 {
@@ -667,6 +669,12 @@ member_reading(kx_mktd_t *m, uint64_t slot, const kx_params_t *p, int64_t now)
 	kx_buf_init(&j);
 	if (!newest(m, KX_T_CLEAR, slot, &nw, &msg, b))
 		goto out;	/* no clear yet: nothing to settle for us */
+	if (has_msg(m, KX_T_SETTLE, slot)) {
+		/* settled without it (we were down): sending it now would
+		 * only disclose it; our line is then checked as "missing" */
+		(void)done_put(m, slot, D_READING, now, "late: settled");
+		goto out;
+	}
 	{
 		struct book	 bk;
 
@@ -990,6 +998,28 @@ post(kx_mktd_t *m, uint64_t slot, const kx_body_t *st, const struct book *bk,
 	return 0;
 }
 
+/* Our own settle line from the book, nr of our readings (0 or 1). */
+static int
+own_line(kx_mktd_t *m, const struct book *bk, const struct inputs *in,
+    size_t nr, const uint8_t *op, int64_t *money, bool *has)
+{
+	kx_line_t	*lines = NULL;
+	size_t		 nl = 0, i;
+
+	*money = 0;
+	*has = false;
+	if (kx_settle(&lines, &nl, bk->o, bk->fills, bk->n, &bk->res, in->r,
+	    nr, in->pts, in->npts, bk->p.pt_value, op) != KX_MKT_OK)
+		return -1;
+	for (i = 0; i < nl; i++)
+		if (memcmp(lines[i].member, m->c.pk, KX_PK_LEN) == 0) {
+			*money = lines[i].money;
+			*has = true;
+		}
+	free(lines);
+	return 0;
+}
+
 static void
 check_settle(kx_mktd_t *m, uint64_t slot, int64_t now)
 {
@@ -998,8 +1028,7 @@ check_settle(kx_mktd_t *m, uint64_t slot, int64_t now)
 	kx_body_t	*b;
 	struct book	 bk;
 	struct inputs	 in;
-	kx_line_t	*lines = NULL;
-	size_t		 nl = 0, i;
+	size_t		 i;
 	char		 text[256], plain[64];
 	uint8_t		 key[9];
 	int64_t		 mine = 0, theirs = 0, sum = 0;
@@ -1040,21 +1069,36 @@ check_settle(kx_mktd_t *m, uint64_t slot, int64_t now)
 		in.nr = 1;
 	}
 	if (!kx_store_is_operator(m->c.st, m->c.pk)) {
-		if (kx_settle(&lines, &nl, bk.o, bk.fills, bk.n, &bk.res,
-		    in.r, in.nr, in.pts, in.npts, bk.p.pt_value,
-		    msg.author) != KX_MKT_OK)
+		if (own_line(m, &bk, &in, in.nr, msg.author, &mine,
+		    &in_ours) == -1)
 			goto out;
-		for (i = 0; i < nl; i++)
-			if (memcmp(lines[i].member, m->c.pk, KX_PK_LEN) == 0) {
-				mine = lines[i].money;
-				in_ours = true;
-			}
 		for (i = 0; i < b->u.settle.n; i++)
 			if (memcmp(b->u.settle.pk[i], m->c.pk, KX_PK_LEN) ==
 			    0) {
 				theirs = b->u.settle.money[i];
 				in_theirs = true;
 			}
+		if ((in_ours != in_theirs || mine != theirs) && in.nr > 0) {
+			int64_t	 miss;
+			bool	 in_miss;
+
+			/*
+			 * Our reading may not have reached the operator before
+			 * it settled (we were down, or the network was):
+			 * section 7 then counts it missing, which is the
+			 * rule, not a dispute.
+			 */
+			if (own_line(m, &bk, &in, 0, msg.author, &miss,
+			    &in_miss) == 0 && in_miss == in_theirs &&
+			    miss == theirs) {
+				log_warnx("market: slot %" PRIu64 ": settled "
+				    "without our reading (it came too late)",
+				    slot);
+				(void)done_put(m, slot, D_CHECKED, now,
+				    "agreed: without our reading");
+				goto posted;
+			}
+		}
 		if (in_ours != in_theirs || mine != theirs) {
 			dispute(m, slot, D_CHECKED, "our settle line: we "
 			    "expect %s%" PRId64 " milli-sen, the operator "
@@ -1066,10 +1110,10 @@ check_settle(kx_mktd_t *m, uint64_t slot, int64_t now)
 			(void)done_put(m, slot, D_CHECKED, now, "agreed");
 	} else
 		(void)done_put(m, slot, D_CHECKED, now, "operator");
+posted:
 	if (!done_get(m, slot, D_POSTED, NULL, 0))
 		(void)post(m, slot, b, &bk, &in);
 out:
-	free(lines);
 	free(in.r);
 	free(in.pts);
 	free(b);
@@ -1194,12 +1238,13 @@ kx_mktd_status(kx_mktd_t *m, kx_buf_t *b)
 	count_kind(m, txn, D_SETTLED, "published", &st);
 	count_kind(m, txn, D_READING, NULL, &rd);
 	{
-		uint64_t	 nofill, nometer, nototal;
+		uint64_t	 nofill, nometer, nototal, late;
 
 		count_kind(m, txn, D_READING, "no fill", &nofill);
 		count_kind(m, txn, D_READING, "no grid", &nometer);
 		count_kind(m, txn, D_READING, "no totals", &nototal);
-		rd -= nofill + nometer + nototal;
+		count_kind(m, txn, D_READING, "late", &late);
+		rd -= nofill + nometer + nototal + late;
 	}
 	count_kind(m, txn, D_VERIFIED, "agreed", &ag);
 	count_kind(m, txn, D_CHECKED, "agreed", &ck);
@@ -1424,6 +1469,8 @@ kx_mktd_counts(kx_mktd_t *m, kx_mktd_counts_t *c)
 	count_kind(m, txn, D_READING, "no grid", &b);
 	count_kind(m, txn, D_READING, "no totals", &d);
 	c->readings_sent -= a + b + d;
+	count_kind(m, txn, D_READING, "late", &d);
+	c->readings_sent -= d;
 	count_kind(m, txn, D_VERIFIED, "agreed", &c->clears_agreed);
 	count_kind(m, txn, D_CHECKED, "agreed", &c->settles_agreed);
 	if (mdb_stat(txn, m->disputes, &st) == 0)

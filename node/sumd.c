@@ -75,6 +75,8 @@ lookup(struct coll *c, const uint8_t *pk)
 {
 	struct mem	*m;
 
+	if (c->nm == 0)
+		return NULL;
 	m = bsearch(pk, c->m, c->nm, sizeof(*c->m), key_cmp);
 	return m != NULL ? &m->r : NULL;
 }
@@ -196,7 +198,8 @@ load_members(struct coll *c)
 		}
 	free(a.pk);
 	/* newest member message per node: the last of each run */
-	qsort(c->m, c->nm, sizeof(*c->m), mem_cmp);
+	if (c->nm > 1)
+		qsort(c->m, c->nm, sizeof(*c->m), mem_cmp);
 	for (i = j = 0; i < c->nm; i++) {
 		if (i + 1 < c->nm && memcmp(c->m[i].r.member,
 		    c->m[i + 1].r.member, 32) == 0)
@@ -448,6 +451,8 @@ add_slot(struct coll *c, const struct clear1 *cl, kx_body_t *cb)
 	price = cb->u.clear.price;
 	if (kx_store_orders(c->st, cl->slot, order_cb, &o) != KX_OK || o.oom)
 		goto out;
+	if (o.n == 0)
+		goto done;	/* orders we lack: their members are out */
 	qsort(o.v, o.n, sizeof(*o.v), ord_cmp);
 	for (i = 0; i < cb->u.clear.n; i++) {
 		e = bsearch(cb->u.clear.id[i], o.v, o.n, sizeof(*o.v),
@@ -480,6 +485,7 @@ add_slot(struct coll *c, const struct clear1 *cl, kx_body_t *cb)
 		    0) * o.p.ceiling + (u128)p->bought * o.p.fee +
 		    (u128)(p->sold > ex ? p->sold - ex : 0) * o.p.ceiling);
 	}
+done:
 	rc = 0;
 out:
 	free(o.v);

@@ -19,11 +19,12 @@
  * Before the first day, forecast_days days of warm-up (no market) fill
  * the history.
  *
- * Threads: one phase per slot runs three kinds of task that the threads
- * take from a shared counter: the clearing of slot j (one task), the
- * orders and physics of slot j + 1 (blocks of members; the book and the
- * meter totals are double-buffered) and the settlement of slot j (chunks
- * of members, which wait for the clearing). Every sum is an integer, so
+ * Threads: phase j of a day runs three independent kinds of task that
+ * the threads take from a shared counter: the clearing of slot j (one
+ * task), the orders and physics of slot j + 1 (blocks of members) and
+ * the settlement of slot j - 1 (chunks of members). The books, meter
+ * totals, fills and clearing results of three consecutive slots live in
+ * three buffers (slot j uses buffer j % 3). Every sum is an integer, so
  * the results do not depend on who did which task.
  */
 #include <errno.h>
@@ -40,7 +41,8 @@
 #include "strategy.h"
 
 #define DAY_S		86400
-#define CHUNK_DEF	64	/* members per kx_settle call */
+#define CHUNK_DEF	16	/* members per kx_settle call */
+#define SETTLE_TASK	512	/* members per settlement task */
 #define GEN_BLOCK	256	/* members per generation task */
 #define N_SITES		4	/* PV orientations */
 #define ARCH_MAX	(KX_SIM_TYPES * 8)
@@ -48,6 +50,9 @@
 #define EV_LEAVE	14	/* the car leaves at 07:00 */
 #define POINTS_MAX	1000000000u	/* points redeemed at once */
 #define PV_NOISE	0.05	/* local PV variation (cloud edges) */
+#define NBUF		3	/* slots in flight: settle, clear, generate */
+#define MEMO_BITS	10	/* orders remembered per thread: 2^this */
+#define SIZE_STEP	10	/* sizes known to 1 % (permille steps) */
 
 enum { F_PV = 1, F_BATT = 2, F_EV = 4 };
 
@@ -103,6 +108,16 @@ typedef struct {
 
 typedef struct kx_sim kx_sim_t;
 
+/* An order remembered for members alike (make_order). */
+typedef struct {
+	uint64_t	 stamp;		/* the slot it was made for (0: none) */
+	uint64_t	 key;		/* archetype and sizes */
+	int		 side;
+	uint32_t	 n;
+	uint64_t	 wh[KX_STEPS_MAX];
+	uint32_t	 price[KX_STEPS_MAX];
+} memo_t;
+
 /* A thread and its sums. */
 typedef struct {
 	kx_sim_t	*S;
@@ -113,6 +128,7 @@ typedef struct {
 	dacc_t		*d;
 	kx_mkt_reading_t *rd;	/* chunk scratch */
 	kx_mkt_points_t	*pts;
+	memo_t		*memo;	/* MEMO_SIZE entries */
 	char		 pad[64];
 } worker_t;
 
@@ -120,14 +136,14 @@ typedef struct {
 typedef struct {
 	bool		 clear;		/* task 0 clears slot jc */
 	size_t		 jc;
-	bool		 gen;		/* generation of slot jg (or the day) */
-	size_t		 jg;
+	size_t		 jg;		/* generation of slot jg (or the day) */
 	bool		 whole_day;	/* warm-up: every slot, no orders */
-	size_t		 ngb;		/* generation blocks */
-	size_t		 nsc;		/* settlement chunks of slot jc */
+	size_t		 ngb;		/* generation blocks (0: none) */
+	uint64_t	 stamp;		/* a number for each generated slot */
+	size_t		 js;		/* settlement of slot js */
+	size_t		 nsc;		/* its chunks (0: none) */
 	size_t		 ntask;
 	atomic_size_t	 next;
-	bool		 clear_done;	/* under mu */
 } phase_t;
 
 struct kx_sim {
@@ -143,14 +159,19 @@ struct kx_sim {
 	int64_t		*bill, *grid;		/* per member, whole run */
 	uint64_t	*local_month;		/* Wh traded this month */
 	uint32_t	*points_due;		/* to redeem in the next slot */
-	kx_order_t	*book[2];		/* by slot parity */
-	uint64_t	*imp[2], *exp[2];	/* metered in the slot */
-	uint64_t	 holes[2];		/* members without an order */
-	uint64_t	*fills;
-	size_t		*chunk_pos;		/* first book position of a chunk */
-	size_t		 npos, chunk, nchunks;
+	/* per buffer (slot j of the day: j % NBUF) */
+	kx_order_t	*book[NBUF];
+	uint64_t	*imp[NBUF], *exp[NBUF];	/* metered in the slot */
+	uint64_t	 holes[NBUF];		/* members without an order */
+	uint8_t		*side[NBUF];		/* per member: 0 none, 1 + side */
+	uint64_t	*fills[NBUF];
+	size_t		*chunk_pos[NBUF];	/* first book position of a chunk */
+	size_t		 npos[NBUF];
+	kx_clear_t	 cres[NBUF];
+	size_t		 chunk, nchunks;
 	kx_clear_ctx_t	*ctx;
-	kx_clear_t	 cres;
+	uint64_t	 hseed;			/* the members' noise stream */
+	uint64_t	 id_hash[KX_HH];	/* today's order id changes */
 	arch_t		 arch[ARCH_MAX];
 	uint8_t		 op[KX_MKT_ID_LEN];
 	/* time */
@@ -172,12 +193,14 @@ struct kx_sim {
 	unsigned	 nth;
 	worker_t	*w;
 	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv_go, cv_done, cv_clear;
+	pthread_cond_t	 cv_go, cv_done;
 	unsigned long	 gen;
 	unsigned	 busy;
 	bool		 quit;
 	bool		 threads_up;
-	int		 err;		/* first error of a phase, under mu */
+	bool		 plain;		/* no memo of orders */
+	uint64_t	 stamps;
+	atomic_int	 err;		/* first error of a phase */
 	char		 errmsg[200];
 	phase_t		 ph;
 	kx_sim_res_t	*res;
@@ -210,8 +233,8 @@ fail(kx_sim_t *S, int e, const char *what, int code)
 {
 	pthread_mutex_lock(&S->mu);
 	if (S->err == KX_SIM_OK) {
-		S->err = e;
 		snprintf(S->errmsg, sizeof(S->errmsg), "%s: %d", what, code);
+		S->err = e;
 	}
 	pthread_mutex_unlock(&S->mu);
 }
@@ -247,29 +270,61 @@ make_city(kx_sim_t *S)
 	const kx_scen_t	*sc = S->sc;
 	double		 ssum[ARCH_MAX], ksum[ARCH_MAX];
 	uint64_t	 h;
-	size_t		 m = 0, t, c, i;
+	size_t		 m, d, t, c, i, next[3] = { 0, 0, 0 };
+	uint8_t		*fl;
 	member_t	*x;
 	arch_t		*a;
-	int		 b;
+	int		 b, pass;
 
 	memset(ssum, 0, sizeof(ssum));
 	memset(ksum, 0, sizeof(ksum));
+	if ((fl = calloc(S->n, 1)) == NULL)
+		return KX_SIM_ENOMEM;
+	/*
+	 * Draw d (types in order) decides what member d owns; members get
+	 * their index by class: without PV, with PV, with PV and a battery
+	 * (the members that may have no order in a slot, when the forecast
+	 * nets to zero, come last: the clearing's compaction then moves
+	 * few orders).
+	 */
+	for (pass = 0; pass < 2; pass++) {
+		d = 0;
+		for (t = 0; t < KX_SIM_TYPES; t++)
+			for (c = 0; c < sc->type[t].count; c++, d++) {
+				const kx_scen_type_t *ty = &sc->type[t];
+
+				h = kx_mix3(sc->seed, 0x6d656d626572ULL, d);
+				fl[d] = 0;
+				if (kx_u16(h, 0) * 1000.0 <
+				    (double)ty->pv_permille)
+					fl[d] |= F_PV;
+				if ((fl[d] & F_PV) && kx_u16(h, 1) * 1000.0 <
+				    (double)ty->batt_permille)
+					fl[d] |= F_BATT;
+				if (t == KX_SIM_HOUSEHOLD && kx_u16(h, 2) *
+				    1000.0 < (double)sc->ev_permille)
+					fl[d] |= F_EV;
+				if (pass == 0)
+					next[!(fl[d] & F_PV) ? 0 :
+					    !(fl[d] & F_BATT) ? 1 : 2]++;
+			}
+		if (pass == 0) {	/* counts -> first index of a class */
+			next[2] = next[0] + next[1];
+			next[1] = next[0];
+			next[0] = 0;
+		}
+	}
+	d = 0;
 	for (t = 0; t < KX_SIM_TYPES; t++) {
 		const kx_scen_type_t *ty = &sc->type[t];
 
-		for (c = 0; c < ty->count; c++, m++) {
+		for (c = 0; c < ty->count; c++, d++) {
+			m = next[!(fl[d] & F_PV) ? 0 : !(fl[d] & F_BATT) ?
+			    1 : 2]++;
 			x = &S->mb[m];
-			h = kx_mix3(sc->seed, 0x6d656d626572ULL, m);
+			h = kx_mix(kx_mix3(sc->seed, 0x6d656d626572ULL, d));
 			x->type = (uint8_t)t;
-			if (kx_u16(h, 0) * 1000.0 < (double)ty->pv_permille)
-				x->flags |= F_PV;
-			if ((x->flags & F_PV) && kx_u16(h, 1) * 1000.0 <
-			    (double)ty->batt_permille)
-				x->flags |= F_BATT;
-			if (t == KX_SIM_HOUSEHOLD &&
-			    kx_u16(h, 2) * 1000.0 < (double)sc->ev_permille)
-				x->flags |= F_EV;
-			h = kx_mix(h);
+			x->flags = fl[d];
 			x->scale = spread(h, 0, sc->size_spread_permille);
 			if (x->flags & F_PV)
 				x->kwp = (double)ty->pv_w *
@@ -308,6 +363,7 @@ make_city(kx_sim_t *S)
 				S->oid[m][i] = (uint8_t)(kx_mix(h ^ i) >> 24);
 		}
 	}
+	free(fl);
 	/* sizes relative to the archetype's mean member */
 	for (i = 0; i < ARCH_MAX; i++) {
 		a = &S->arch[i];
@@ -319,9 +375,11 @@ make_city(kx_sim_t *S)
 	}
 	for (m = 0; m < S->n; m++) {
 		x = &S->mb[m];
-		x->ls = (uint16_t)(1000.0 * x->scale / ssum[x->arch] + 0.5);
-		x->ks = x->flags & F_PV ?
-		    (uint16_t)(1000.0 * x->kwp / ksum[x->arch] + 0.5) : 0;
+		x->ls = (uint16_t)(SIZE_STEP * (uint64_t)(1000.0 / SIZE_STEP *
+		    x->scale / ssum[x->arch] + 0.5));
+		x->ks = x->flags & F_PV ? (uint16_t)(SIZE_STEP *
+		    (uint64_t)(1000.0 / SIZE_STEP * x->kwp / ksum[x->arch] +
+		    0.5)) : 0;
 	}
 	for (i = 0; i < ARCH_MAX; i++) {
 		a = &S->arch[i];
@@ -340,13 +398,15 @@ make_city(kx_sim_t *S)
 
 /* The member's order for slot j of today into o (o->n == 0: none). */
 static int
-make_order(kx_sim_t *S, kx_order_t *o, size_t m, size_t j, gacc_t *g)
+make_order(kx_sim_t *S, kx_order_t *o, uint8_t *side, size_t m, size_t j,
+    gacc_t *g, memo_t *memo, uint64_t stamp)
 {
 	const member_t	*x = &S->mb[m];
 	const arch_t	*a = &S->arch[x->arch];
 	kx_strat_fc_t	 fc;
+	memo_t		*me;
 	int64_t		 pv, l, bs, nb, batt;
-	uint64_t	 sh, v = 0;
+	uint64_t	 sh, v = 0, key;
 	uint32_t	 k;
 	int		 r;
 
@@ -354,27 +414,56 @@ make_order(kx_sim_t *S, kx_order_t *o, size_t m, size_t j, gacc_t *g)
 	l = a->m_load[j] * x->ls / 1000;
 	bs = x->flags & F_PV ? ((int64_t)x->ls + x->ks) / 2 : x->ls;
 	nb = l * S->noise_band / 1000;
-	memset(&fc, 0, sizeof(fc));
+	fc.pv_cs = 0;
+	fc.days = 0;
 	fc.pv = pv;
 	fc.load = l;
 	fc.net = pv - l;
 	fc.lo = fc.net - a->m_dlo[j] * bs / 1000 - nb;
 	fc.hi = fc.net + a->m_dhi[j] * bs / 1000 + nb;
 	batt = x->flags & F_BATT ? a->m_batt[j] : 0;
-	r = kx_strat_order(o, &fc, batt, &S->own[x->type], &S->mp,
-	    (uint32_t)S->sc->order_steps);
+	/*
+	 * kx_strat_order is a pure function of (forecast, battery, owner,
+	 * market, steps), and within a slot those depend only on the
+	 * archetype and the member's two sizes: members alike in those get
+	 * the same order, computed once per slot and thread (S->plain: for
+	 * every member, as the test of this shortcut does).
+	 */
+	key = (uint64_t)x->arch | (uint64_t)x->ls << 8 | (uint64_t)x->ks << 24;
+	me = &memo[(key * 0x9e3779b97f4a7c15ULL) >> (64 - MEMO_BITS)];
+	if (!S->plain && me->stamp == stamp && me->key == key) {
+		o->side = me->side;
+		o->n = me->n;
+		memcpy(o->wh, me->wh, me->n * sizeof(o->wh[0]));
+		memcpy(o->price, me->price, me->n * sizeof(o->price[0]));
+		r = KX_STRAT_OK;
+	} else {
+		r = kx_strat_order(o, &fc, batt, &S->own[x->type], &S->mp,
+		    (uint32_t)S->sc->order_steps);
+		if (r == KX_STRAT_OK && !S->plain) {
+			me->stamp = stamp;
+			me->key = key;
+			me->side = o->side;
+			me->n = o->n;
+			memcpy(me->wh, o->wh, o->n * sizeof(o->wh[0]));
+			memcpy(me->price, o->price, o->n * sizeof(o->price[0]));
+		}
+	}
 	if (r != KX_STRAT_OK) {
 		fail(S, KX_SIM_EMARKET, "kx_strat_order", r);
 		o->n = 0;
+		*side = 0;
 		return -1;
 	}
 	if (o->n == 0) {
 		g->holes++;
+		*side = 0;
 		return 0;
 	}
+	*side = (uint8_t)(1 + o->side);
 	/* the order id changes with the slot (a message id would) */
 	memcpy(o->id, S->oid[m], KX_MKT_ID_LEN);
-	sh = kx_mix((uint64_t)S->day_t + j);
+	sh = S->id_hash[j];
 	for (k = 0; k < 8; k++)
 		o->id[k] ^= (uint8_t)(sh >> (8 * k));
 	memcpy(o->member, S->key[m], KX_MKT_ID_LEN);
@@ -429,7 +518,8 @@ live(kx_sim_t *S, size_t m, unsigned s0, unsigned s1, uint64_t *imp,
 		dry = (hd >> 48) % 1000 < S->ld.dryer_permille;
 	}
 	for (s = s0; s < s1; s++) {
-		hs = kx_mix3(sc->seed, m, S->day * KX_HH + s);
+		hs = kx_mix(S->hseed ^ ((uint64_t)m * 0x9e3779b97f4a7c15ULL +
+		    (S->day * KX_HH + s) * 0xd1b54a32d192ed03ULL));
 		switch (x->type) {
 		case KX_SIM_HOUSEHOLD:
 			L = S->ld.hh[x->var][s];
@@ -527,7 +617,7 @@ live(kx_sim_t *S, size_t m, unsigned s0, unsigned s1, uint64_t *imp,
 static void
 task_gen(kx_sim_t *S, worker_t *w, size_t blk)
 {
-	size_t		 m, m1, j, par = S->ph.jg % 2;
+	size_t		 m, m1, j, b = S->ph.jg % NBUF;
 	uint64_t	 I, E, t0 = now_ns();
 
 	m1 = (blk + 1) * GEN_BLOCK < S->n ? (blk + 1) * GEN_BLOCK : S->n;
@@ -539,21 +629,22 @@ task_gen(kx_sim_t *S, worker_t *w, size_t blk)
 				    false);
 			continue;
 		}
-		if (make_order(S, &S->book[par][m], m, S->ph.jg, &w->g) != 0)
+		if (make_order(S, &S->book[b][m], &S->side[b][m], m, S->ph.jg,
+		    &w->g, w->memo, S->ph.stamp) != 0)
 			break;
 		live(S, m, (unsigned)(S->ph.jg * S->k),
-		    (unsigned)((S->ph.jg + 1) * S->k), &S->imp[par][m],
-		    &S->exp[par][m], w, true);
+		    (unsigned)((S->ph.jg + 1) * S->k), &S->imp[b][m],
+		    &S->exp[b][m], w, true);
 	}
 	w->g.ns += now_ns() - t0;
 }
 
 /* First book position of chunk c. */
 static size_t
-chunk_pos(const kx_sim_t *S, size_t c, bool holes)
+chunk_pos(const kx_sim_t *S, size_t b, size_t c)
 {
-	if (holes)
-		return S->chunk_pos[c];
+	if (S->holes[b] > 0)
+		return S->chunk_pos[b][c];
 	return c * S->chunk < S->n ? c * S->chunk : S->n;
 }
 
@@ -561,38 +652,33 @@ chunk_pos(const kx_sim_t *S, size_t c, bool holes)
 static void
 task_clear(kx_sim_t *S, worker_t *w)
 {
-	size_t		 par = S->ph.jc % 2, m, p = 0, c;
-	kx_order_t	*bk = S->book[par];
+	size_t		 b = S->ph.jc % NBUF, m, p = 0;
+	kx_order_t	*bk = S->book[b];
+	size_t		*cp = S->chunk_pos[b];
 	uint64_t	 t0;
 	int		 r;
 
 	(void)w;
-	if (S->holes[par] > 0) {
+	if (S->holes[b] > 0) {
 		for (m = 0; m < S->n; m++) {
 			if (m % S->chunk == 0)
-				S->chunk_pos[m / S->chunk] = p;
+				cp[m / S->chunk] = p;
 			if (bk[m].n == 0)
 				continue;
 			if (p != m)
 				bk[p] = bk[m];
 			p++;
 		}
-		for (c = (S->n + S->chunk - 1) / S->chunk; c <= S->nchunks;
-		    c++)
-			S->chunk_pos[c] = p;
-		S->npos = p;
+		cp[S->nchunks] = p;
+		S->npos[b] = p;
 	} else
-		S->npos = S->n;
+		S->npos[b] = S->n;
 	t0 = now_ns();
-	r = kx_clear_with(S->ctx, &S->cres, S->fills, NULL, bk, S->npos,
-	    &S->mp);
+	r = kx_clear_with(S->ctx, &S->cres[b], S->fills[b], NULL, bk,
+	    S->npos[b], &S->mp);
 	S->res->ns_clear += now_ns() - t0;
 	if (r != KX_MKT_OK)
 		fail(S, KX_SIM_EMARKET, "kx_clear_with", r);
-	pthread_mutex_lock(&S->mu);
-	S->ph.clear_done = true;
-	pthread_cond_broadcast(&S->cv_clear);
-	pthread_mutex_unlock(&S->mu);
 }
 
 static uint64_t
@@ -602,95 +688,91 @@ sub0(uint64_t a, uint64_t b)
 }
 
 /*
- * Settles chunk c of slot jc: kx_settle over the chunk's orders (the
+ * Settles chunk c of slot js: kx_settle over the chunk's orders (the
  * lines of its members are those of one call over the whole book), then
  * each member's bills with the market and grid only, and the city's
- * money flows.
+ * money flows. Returns -1 after an error.
  */
-static void
-task_settle(kx_sim_t *S, worker_t *w, size_t c)
+static int
+settle_chunk(kx_sim_t *S, worker_t *w, size_t c)
 {
 	const kx_scen_t	*sc = S->sc;
-	size_t		 par = S->ph.jc % 2, m0, m1, p0, p1, p, m, l, nl = 0;
+	size_t		 b = S->ph.js % NBUF, m0, m1, p0, p1, p, m, l, nl = 0;
 	size_t		 npts = 0, nrd = 0;
-	const kx_order_t *bk = S->book[par];
+	const kx_order_t *bk = S->book[b];
+	const kx_clear_t *cr = &S->cres[b];
+	const uint64_t	*fills = S->fills[b];
+	const uint64_t	*imp = S->imp[b], *exp = S->exp[b];
+	const uint8_t	*side = S->side[b];
+	bool		 first = S->redeem && S->ph.js == 0;
 	kx_line_t	*lines = NULL;
 	sacc_t		*a = &w->s;
 	int64_t		 P, f = sc->fee, C = sc->ceiling, F = sc->floor;
 	int64_t		 line, want, opsum = 0, sum = 0;
 	uint64_t	 I, E, As, Ab, rin, rout, sh, un, fill, t0, pts;
-	bool		 holes = S->holes[par] > 0, any = false;
 	int		 r, t;
 
-	pthread_mutex_lock(&S->mu);
-	while (!S->ph.clear_done)
-		pthread_cond_wait(&S->cv_clear, &S->mu);
-	r = S->err;
-	pthread_mutex_unlock(&S->mu);
-	if (r != KX_SIM_OK)
-		return;
-	P = S->cres.has_price ? S->cres.price : 0;
+	P = cr->has_price ? cr->price : 0;
 	m0 = c * S->chunk;
 	m1 = m0 + S->chunk < S->n ? m0 + S->chunk : S->n;
-	p0 = chunk_pos(S, c, holes);
-	p1 = chunk_pos(S, c + 1, holes);
-	for (p = p0; p < p1; p++) {
-		if (S->fills[p] == 0)
+	p0 = chunk_pos(S, b, c);
+	p1 = chunk_pos(S, b, c + 1);
+	/* orders sit in member order; members without one have side 0 */
+	for (m = m0, p = p0; m < m1; m++) {
+		if (side[m] == 0)
 			continue;
-		any = true;
-		m = member_of(bk[p].member);
-		memcpy(w->rd[nrd].member, bk[p].member, KX_MKT_ID_LEN);
-		w->rd[nrd].imp = S->imp[par][m];
-		w->rd[nrd].exp = S->exp[par][m];
+		if (fills[p++] == 0)
+			continue;
+		memcpy(w->rd[nrd].member, S->key[m], KX_MKT_ID_LEN);
+		w->rd[nrd].imp = imp[m];
+		w->rd[nrd].exp = exp[m];
 		nrd++;
 	}
-	if (S->redeem && S->ph.jc == 0)
+	if (first)
 		for (m = m0; m < m1; m++)
 			if (S->points_due[m] > 0) {
 				memcpy(w->pts[npts].member, S->key[m],
 				    KX_MKT_ID_LEN);
 				w->pts[npts++].points = S->points_due[m];
 			}
-	/* A chunk without fills or points has only the operator's line,
-	 * 0: no call needed. */
-	if (any || npts > 0) {
+	/* A chunk without fills or points would get only the operator's
+	 * line, 0: no call needed. */
+	if (nrd > 0 || npts > 0) {
 		t0 = now_ns();
-		r = kx_settle(&lines, &nl, bk + p0, S->fills + p0, p1 - p0,
-		    &S->cres, w->rd, nrd, w->pts, npts, sc->pt_value, S->op);
+		r = kx_settle(&lines, &nl, bk + p0, fills + p0, p1 - p0, cr,
+		    w->rd, nrd, w->pts, npts, sc->pt_value, S->op);
 		a->ns += now_ns() - t0;
 		a->calls++;
 		if (r != KX_MKT_OK) {
 			fail(S, KX_SIM_EMARKET, "kx_settle", r);
-			return;
+			return -1;
 		}
 	}
-	p = p0;
 	l = 0;
 	/* the operator's key (all zeros) sorts first */
 	if (nl > 0 && memcmp(lines[0].member, S->op, KX_MKT_ID_LEN) == 0) {
 		opsum = lines[0].money;
 		l = 1;
 	}
-	for (m = m0; m < m1; m++) {
+	for (m = m0, p = p0; m < m1; m++) {
 		t = S->mb[m].type;
-		I = S->imp[par][m];
-		E = S->exp[par][m];
+		I = imp[m];
+		E = exp[m];
 		As = Ab = 0;
-		if (p < p1 && member_of(bk[p].member) == m) {
-			fill = S->fills[p];
-			if (bk[p].side == KX_SELL)
+		if (side[m] != 0) {
+			fill = fills[p++];
+			if (side[m] == 1 + KX_SELL)
 				As = fill;
 			else
 				Ab = fill;
-			p++;
 		}
 		line = 0;
-		if (l < nl && member_of(lines[l].member) == m &&
-		    memcmp(lines[l].member, S->key[m], KX_MKT_ID_LEN) == 0)
+		/* lines are sorted by key, and a key holds its member's index */
+		if (l < nl && member_of(lines[l].member) == m)
 			line = lines[l++].money;
 		sum += line;
 		pts = 0;
-		if (S->redeem && S->ph.jc == 0 && S->points_due[m] > 0) {
+		if (first && S->points_due[m] > 0) {
 			pts = S->points_due[m];
 			S->points_due[m] = 0;
 		}
@@ -721,10 +803,25 @@ task_settle(kx_sim_t *S, worker_t *w, size_t c)
 		a->bought[t] += Ab;
 		a->sold[t] += As;
 	}
-	if (l != nl || sum + opsum != 0)
+	if (l != nl || p != p1 || sum + opsum != 0)
 		a->errors++;
 	a->lines += sum + opsum;
 	free(lines);
+	return 0;
+}
+
+/* A settlement task: SETTLE_TASK members, chunk by chunk. */
+static void
+task_settle(kx_sim_t *S, worker_t *w, size_t task)
+{
+	size_t	 per = S->chunk < SETTLE_TASK ? SETTLE_TASK / S->chunk : 1;
+	size_t	 c, c1 = (task + 1) * per;
+
+	if (c1 > S->nchunks)
+		c1 = S->nchunks;
+	for (c = task * per; c < c1; c++)
+		if (settle_chunk(S, w, c) != 0)
+			return;
 }
 
 /* ---- phases and threads -------------------------------------------- */
@@ -744,6 +841,8 @@ work(kx_sim_t *S, worker_t *w)
 			task_gen(S, w, t - c0);
 		else
 			task_settle(S, w, t - c0 - S->ph.ngb);
+		if (S->err != KX_SIM_OK)	/* a stale read only delays */
+			break;
 	}
 }
 
@@ -780,7 +879,6 @@ run_phase(kx_sim_t *S)
 
 	ph->ntask = (ph->clear ? 1 : 0) + ph->ngb + ph->nsc;
 	atomic_store(&ph->next, 0);
-	ph->clear_done = !ph->clear;
 	if (S->nth > 1) {
 		pthread_mutex_lock(&S->mu);
 		S->gen++;
@@ -829,6 +927,9 @@ day_begin(kx_sim_t *S)
 		}
 	if (!S->market)
 		return KX_SIM_OK;
+	for (j = 0; j < S->J; j++)
+		S->id_hash[j] = kx_mix3(sc->seed, 0x6f72646572ULL,
+		    (uint64_t)S->day_t + j);
 
 	/* forecasts from the mean members' history */
 	from = S->day > sc->forecast_days ? S->day - sc->forecast_days : 0;
@@ -954,12 +1055,12 @@ day_end(kx_sim_t *S)
 
 /* Moves the threads' generation sums into row r. */
 static void
-merge_gen(kx_sim_t *S, kx_sim_slot_t *r, size_t par)
+merge_gen(kx_sim_t *S, kx_sim_slot_t *r, size_t b)
 {
 	unsigned	 q;
 	gacc_t		*g;
 
-	S->holes[par] = 0;
+	S->holes[b] = 0;
 	for (q = 0; q < S->nth; q++) {
 		g = &S->w[q].g;
 		r->load += g->load;
@@ -973,7 +1074,7 @@ merge_gen(kx_sim_t *S, kx_sim_slot_t *r, size_t par)
 		r->ask += g->ask;
 		r->n_buy += g->n_buy;
 		r->n_sell += g->n_sell;
-		S->holes[par] += g->holes;
+		S->holes[b] += g->holes;
 		S->res->ns_gen += g->ns;
 		memset(g, 0, sizeof(*g));
 	}
@@ -981,16 +1082,17 @@ merge_gen(kx_sim_t *S, kx_sim_slot_t *r, size_t par)
 
 /* Moves the threads' settlement sums into row r and the results. */
 static void
-merge_settle(kx_sim_t *S, kx_sim_slot_t *r)
+merge_settle(kx_sim_t *S, kx_sim_slot_t *r, size_t b)
 {
 	kx_sim_res_t	*res = S->res;
+	const kx_clear_t *cr = &S->cres[b];
 	unsigned	 q;
 	size_t		 t;
 	sacc_t		*a;
 
-	r->has_price = S->cres.has_price;
-	r->price = S->cres.has_price ? S->cres.price : 0;
-	r->volume = S->cres.volume;
+	r->has_price = cr->has_price;
+	r->price = cr->has_price ? cr->price : 0;
+	r->volume = cr->volume;
 	for (q = 0; q < S->nth; q++) {
 		a = &S->w[q].s;
 		r->out_in += a->out_in;
@@ -1072,7 +1174,6 @@ sim_free(kx_sim_t *S)
 		for (q = 1; q < S->nth; q++)
 			pthread_join(S->w[q].th, NULL);
 	}
-	pthread_cond_destroy(&S->cv_clear);
 	pthread_cond_destroy(&S->cv_done);
 	pthread_cond_destroy(&S->cv_go);
 	pthread_mutex_destroy(&S->mu);
@@ -1081,6 +1182,7 @@ sim_free(kx_sim_t *S)
 			free(S->w[q].d);
 			free(S->w[q].rd);
 			free(S->w[q].pts);
+			free(S->w[q].memo);
 		}
 	free(S->w);
 	for (i = 0; i < ARCH_MAX; i++) {
@@ -1090,9 +1192,10 @@ sim_free(kx_sim_t *S)
 		free(S->arch[i].h_exp);
 	}
 	kx_clear_ctx_free(&S->ctx);
-	free(S->chunk_pos);
-	free(S->fills);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < NBUF; i++) {
+		free(S->chunk_pos[i]);
+		free(S->side[i]);
+		free(S->fills[i]);
 		free(S->book[i]);
 		free(S->imp[i]);
 		free(S->exp[i]);
@@ -1140,7 +1243,6 @@ sim_new(kx_sim_t **sp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 	pthread_mutex_init(&S->mu, NULL);
 	pthread_cond_init(&S->cv_go, NULL);
 	pthread_cond_init(&S->cv_done, NULL);
-	pthread_cond_init(&S->cv_clear, NULL);
 	S->sc = sc;
 	S->res = res;
 	for (t = 0; t < KX_SIM_TYPES; t++)
@@ -1148,6 +1250,7 @@ sim_new(kx_sim_t **sp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 	S->n = n;
 	S->chunk = opt != NULL && opt->settle_chunk > 0 ? opt->settle_chunk :
 	    CHUNK_DEF;
+	S->plain = opt != NULL && opt->plain;
 	if (S->chunk > n)
 		S->chunk = n;
 	S->nchunks = (n + S->chunk - 1) / S->chunk;
@@ -1193,16 +1296,18 @@ sim_new(kx_sim_t **sp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 	    (S->grid = calloc(n, sizeof(*S->grid))) == NULL ||
 	    (S->local_month = calloc(n, sizeof(*S->local_month))) == NULL ||
 	    (S->points_due = calloc(n, sizeof(*S->points_due))) == NULL ||
-	    (S->fills = calloc(n, sizeof(*S->fills))) == NULL ||
-	    (S->chunk_pos = calloc(S->nchunks + 1,
-	    sizeof(*S->chunk_pos))) == NULL ||
 	    (S->ctx = kx_clear_ctx_new()) == NULL)
 		return KX_SIM_ENOMEM;
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < NBUF; i++)
 		if ((S->book[i] = calloc(n, sizeof(*S->book[i]))) == NULL ||
 		    (S->imp[i] = calloc(n, sizeof(*S->imp[i]))) == NULL ||
-		    (S->exp[i] = calloc(n, sizeof(*S->exp[i]))) == NULL)
+		    (S->exp[i] = calloc(n, sizeof(*S->exp[i]))) == NULL ||
+		    (S->fills[i] = calloc(n, sizeof(*S->fills[i]))) == NULL ||
+		    (S->side[i] = calloc(n, sizeof(*S->side[i]))) == NULL ||
+		    (S->chunk_pos[i] = calloc(S->nchunks + 1,
+		    sizeof(*S->chunk_pos[i]))) == NULL)
 			return KX_SIM_ENOMEM;
+	S->hseed = kx_mix(sc->seed ^ 0x6e6f697365ULL);
 	kx_model_weather(S->wx, S->ndays, S->day0, sc->seed,
 	    sc->cloud_permille);
 	kx_model_norm(S->norm, sc, sc->start);
@@ -1223,7 +1328,9 @@ sim_new(kx_sim_t **sp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 		    (S->w[q].rd = calloc(S->chunk,
 		    sizeof(kx_mkt_reading_t))) == NULL ||
 		    (S->w[q].pts = calloc(S->chunk,
-		    sizeof(kx_mkt_points_t))) == NULL)
+		    sizeof(kx_mkt_points_t))) == NULL ||
+		    (S->w[q].memo = calloc((size_t)1 << MEMO_BITS,
+		    sizeof(memo_t))) == NULL)
 			return KX_SIM_ENOMEM;
 	}
 	for (q = 1; q < S->nth; q++) {
@@ -1244,7 +1351,7 @@ kx_sim_run(kx_sim_res_t **resp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 {
 	kx_sim_t	*S = NULL;
 	kx_sim_res_t	*res;
-	size_t		 j, i, t, row;
+	size_t		 j, i, t, nblk, nst, per;
 	uint64_t	 t0 = now_ns(), last = t0, tw;
 	int		 r;
 
@@ -1265,6 +1372,9 @@ kx_sim_run(kx_sim_res_t **resp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 		goto fail;
 	res->members = S->n;
 	res->threads = S->nth;
+	nblk = (S->n + GEN_BLOCK - 1) / GEN_BLOCK;
+	per = S->chunk < SETTLE_TASK ? SETTLE_TASK / S->chunk : 1;
+	nst = (S->nchunks + per - 1) / per;
 	for (i = 0; i < S->n; i++) {
 		t = S->mb[i].type;
 		res->type[t].members++;
@@ -1279,9 +1389,8 @@ kx_sim_run(kx_sim_res_t **resp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 		if ((r = day_begin(S)) != KX_SIM_OK)
 			goto fail;
 		memset(&S->ph, 0, sizeof(S->ph));
-		S->ph.gen = true;
 		S->ph.whole_day = true;
-		S->ph.ngb = (S->n + GEN_BLOCK - 1) / GEN_BLOCK;
+		S->ph.ngb = nblk;
 		if ((r = run_phase(S)) != KX_SIM_OK)
 			goto fail;
 		for (i = 0; i < S->nth; i++)
@@ -1297,34 +1406,47 @@ kx_sim_run(kx_sim_res_t **resp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 		for (j = 0; j < S->J; j++)
 			res->slots[S->row0 + j].slot = S->day_t +
 			    (int64_t)(j * sc->slot_s);
-		/* the first slot's orders, alone */
-		memset(&S->ph, 0, sizeof(S->ph));
-		S->ph.gen = true;
-		S->ph.jg = 0;
-		S->ph.ngb = (S->n + GEN_BLOCK - 1) / GEN_BLOCK;
-		if ((r = run_phase(S)) != KX_SIM_OK)
-			goto fail;
-		merge_gen(S, &res->slots[S->row0], 0);
-		for (j = 0; j < S->J; j++) {
-			row = S->row0 + j;
+		/* phase j: clear j, generate j + 1, settle j - 1 */
+		for (j = 0; j <= S->J; j++) {
 			memset(&S->ph, 0, sizeof(S->ph));
-			S->ph.clear = true;
-			S->ph.jc = j;
-			if (j + 1 < S->J) {
-				S->ph.gen = true;
-				S->ph.jg = j + 1;
-				S->ph.ngb = (S->n + GEN_BLOCK - 1) / GEN_BLOCK;
+			S->ph.stamp = ++S->stamps;
+			if (j == 0) {
+				S->ph.jg = 0;	/* the first orders, alone */
+				S->ph.ngb = nblk;
+			} else {
+				S->ph.clear = j - 1 < S->J;
+				S->ph.jc = j - 1;
 			}
-			S->ph.nsc = S->nchunks;
+			if (j >= 1 && j < S->J) {
+				S->ph.jg = j;
+				S->ph.ngb = nblk;
+			}
+			if (j >= 2) {
+				S->ph.js = j - 2;
+				S->ph.nsc = nst;
+			}
 			if ((r = run_phase(S)) != KX_SIM_OK)
 				goto fail;
-			merge_settle(S, &res->slots[row]);
-			if (j + 1 < S->J)
-				merge_gen(S, &res->slots[row + 1], (j + 1) % 2);
-			res->agent_slots += S->n;
+			if (S->ph.ngb > 0)
+				merge_gen(S, &res->slots[S->row0 + S->ph.jg],
+				    S->ph.jg % NBUF);
+			if (S->ph.nsc > 0) {
+				merge_settle(S, &res->slots[S->row0 + S->ph.js],
+				    S->ph.js % NBUF);
+				res->agent_slots += S->n;
+			}
 			if (opt != NULL && opt->progress)
 				progress(S, t0, &last);
 		}
+		/* the last slot's settlement */
+		memset(&S->ph, 0, sizeof(S->ph));
+		S->ph.js = S->J - 1;
+		S->ph.nsc = nst;
+		if ((r = run_phase(S)) != KX_SIM_OK)
+			goto fail;
+		merge_settle(S, &res->slots[S->row0 + S->ph.js],
+		    S->ph.js % NBUF);
+		res->agent_slots += S->n;
 		day_end(S);
 	}
 	for (i = 0; i < S->n; i++)

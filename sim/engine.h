@@ -38,7 +38,10 @@
 typedef struct {
 	unsigned	 threads;	/* 0: min(2, CPUs online) */
 	bool		 progress;	/* a line on stderr about every second */
-	size_t		 settle_chunk;	/* members per kx_settle call (0: 64) */
+	size_t		 settle_chunk;	/* members per kx_settle call (0: 16) */
+	bool		 plain;		/* call kx_strat_order for every member
+					   (no sharing between members alike;
+					   the same results, slower) */
 } kx_sim_opt_t;
 
 /* One market slot, city totals. */

@@ -479,9 +479,10 @@ svg_chart(FILE *f, int width, const char *title, const char *yunit,
     int dec, const char *const *labels, size_t n, size_t lstep,
     const series_t *s, size_t ns, int bars)
 {
-	int64_t		 lo = 0, hi = 1, step, v, ph, pw, x, y, y0, bw, gw;
+	int64_t		 lo = 0, hi = 1, step, v, ph, pw, x, y, y0, bw, gw, lx;
 	size_t		 i, k;
 	char		 buf[48];
+	bool		 values = bars && n * ns <= 6;
 
 	for (k = 0; k < ns; k++)
 		for (i = 0; i < n; i++) {
@@ -495,43 +496,50 @@ svg_chart(FILE *f, int width, const char *title, const char *yunit,
 	ph = SVG_H - M_TOP - M_BOTTOM;
 #define YPX(val)	(M_TOP + ph - muldiv((val) - lo, ph, hi - lo))
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-	    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n", width,
-	    SVG_H, width, SVG_H);
-	fprintf(f, "<text x=\"%d\" y=\"18\" class=\"t\">", M_LEFT);
+	    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
+	    "font-family=\"sans-serif\">\n<rect width=\"%d\" height=\"%d\" "
+	    "fill=\"#fafafa\"/>\n", width, SVG_H, width, SVG_H, width,
+	    SVG_H);
+	fprintf(f, "<text x=\"%d\" y=\"18\" font-size=\"13\" "
+	    "font-weight=\"bold\">", M_LEFT);
 	html_text(f, title);
 	fputs("</text>\n", f);
 	for (v = lo; v <= hi; v += step) {
 		y = YPX(v);
 		fprintf(f, "<line x1=\"%d\" y1=\"%" PRId64 "\" x2=\"%" PRId64
-		    "\" y2=\"%" PRId64 "\" class=\"%s\"/>", M_LEFT, y,
-		    M_LEFT + pw, y, v == 0 ? "z" : "g");
-		fprintf(f, "<text x=\"%d\" y=\"%" PRId64 "\" class=\"yl\">%s"
-		    "</text>\n", M_LEFT - 6, y + 4,
+		    "\" y2=\"%" PRId64 "\" stroke=\"%s\"/>", M_LEFT, y,
+		    M_LEFT + pw, y, v == 0 ? "#888888" : "#e2e2e2");
+		fprintf(f, "<text x=\"%d\" y=\"%" PRId64 "\" font-size=\"11\" "
+		    "text-anchor=\"end\">%s</text>\n", M_LEFT - 6, y + 4,
 		    kx_sim_fmt(buf, sizeof(buf), v, dec));
 	}
-	fprintf(f, "<text x=\"12\" y=\"%" PRId64 "\" class=\"u\" "
-	    "transform=\"rotate(-90 12 %" PRId64 ")\">", M_TOP + ph / 2,
-	    M_TOP + ph / 2);
+	fprintf(f, "<text x=\"14\" y=\"%" PRId64 "\" font-size=\"11\" "
+	    "text-anchor=\"middle\" transform=\"rotate(-90 14 %" PRId64
+	    ")\">", M_TOP + ph / 2, M_TOP + ph / 2);
 	html_text(f, yunit);
 	fputs("</text>\n", f);
 	gw = n > 0 ? pw / (int64_t)n : pw;
 	for (i = 0; i < n; i += lstep > 0 ? lstep : 1) {
 		x = bars ? M_LEFT + (int64_t)i * gw + gw / 2 :
 		    M_LEFT + (n > 1 ? (int64_t)i * pw / (int64_t)(n - 1) : 0);
-		fprintf(f, "<text x=\"%" PRId64 "\" y=\"%d\" class=\"xl\">",
-		    x, SVG_H - M_BOTTOM + 16);
+		fprintf(f, "<text x=\"%" PRId64 "\" y=\"%d\" font-size=\"11\" "
+		    "text-anchor=\"middle\">", x, SVG_H - M_BOTTOM + 16);
 		html_text(f, labels[i]);
 		fputs("</text>\n", f);
 	}
 	y0 = YPX(lo > 0 ? lo : hi < 0 ? hi : 0);
+	bw = ns > 0 ? (gw - 4) / (int64_t)ns : gw;
+	if (bw > 48)
+		bw = 48;
+	if (bw < 1)
+		bw = 1;
+	lx = M_LEFT + 8;
 	for (k = 0; k < ns; k++) {
 		if (bars) {
-			bw = ns > 0 ? (gw - 2) / (int64_t)ns : gw;
-			if (bw < 1)
-				bw = 1;
 			for (i = 0; i < n; i++) {
-				x = M_LEFT + (int64_t)i * gw + 1 +
-				    (int64_t)k * bw;
+				/* the group's bars centred in its slot */
+				x = M_LEFT + (int64_t)i * gw + gw / 2 -
+				    bw * (int64_t)ns / 2 + (int64_t)k * bw;
 				y = YPX(s[k].v[i]);
 				fprintf(f, "<rect x=\"%" PRId64 "\" y=\"%" PRId64
 				    "\" width=\"%" PRId64 "\" height=\"%" PRId64
@@ -541,6 +549,12 @@ svg_chart(FILE *f, int width, const char *title, const char *yunit,
 				fprintf(f, ": %s</title></rect>\n",
 				    kx_sim_fmt(buf, sizeof(buf), s[k].v[i],
 				    dec));
+				if (values)
+					fprintf(f, "<text x=\"%" PRId64 "\" "
+					    "y=\"%" PRId64 "\" font-size=\"11\" "
+					    "text-anchor=\"middle\">%s</text>\n",
+					    x + bw / 2, (y < y0 ? y : y0) - 4,
+					    buf);
 			}
 		} else {
 			fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" "
@@ -551,14 +565,14 @@ svg_chart(FILE *f, int width, const char *title, const char *yunit,
 				    (int64_t)(n - 1) : 0), YPX(s[k].v[i]));
 			fputs("\"/>\n", f);
 		}
-		/* legend */
-		x = M_LEFT + 8 + (int64_t)k * 150;
+		/* legend: about 6.5 px a character at 11 px */
 		fprintf(f, "<rect x=\"%" PRId64 "\" y=\"%d\" width=\"10\" "
 		    "height=\"10\" fill=\"%s\"/><text x=\"%" PRId64 "\" "
-		    "y=\"%d\" class=\"lg\">", x, SVG_H - 18, s[k].color,
-		    x + 14, SVG_H - 9);
+		    "y=\"%d\" font-size=\"11\">", lx, SVG_H - 18, s[k].color,
+		    lx + 14, SVG_H - 9);
 		html_text(f, s[k].name);
 		fputs("</text>\n", f);
+		lx += 14 + (int64_t)strlen(s[k].name) * 13 / 2 + 18;
 	}
 	fputs("</svg>\n", f);
 #undef YPX
@@ -708,13 +722,14 @@ chart_bills(FILE *f, const kx_sim_res_t *r)
 		if (r->type[t].members == 0)
 			continue;
 		nm = (int64_t)r->type[t].members;
-		g[0] = jpy_yr(r, r->type[t].grid_bill / nm);
-		b[0] = jpy_yr(r, r->type[t].bill / nm);
+		g[0] = rdiv(jpy_yr(r, r->type[t].grid_bill / nm), 1000);
+		b[0] = rdiv(jpy_yr(r, r->type[t].bill / nm), 1000);
 		s[0] = (series_t){ "grid only", C_GRID, g };
 		s[1] = (series_t){ "with market", C_MKT, b };
 		snprintf(title, sizeof(title), "%s bill per member",
 		    TYPE_NAME[t]);
-		svg_chart(f, 330, title, "JPY/yr", 0, labels, 1, 1, s, 2, 1);
+		svg_chart(f, 330, title, "thousand JPY a year", 0, labels, 1, 1,
+		    s, 2, 1);
 	}
 	fputs("</div>\n", f);
 }
@@ -740,10 +755,7 @@ kx_sim_write_html(FILE *f, const kx_sim_res_t *r)
 	    "td,th{border-bottom:1px solid #ddd;padding:3px 10px;text-align:"
 	    "left}\ntd.n{text-align:right;font-variant-numeric:tabular-nums}"
 	    "\n.row{display:flex;flex-wrap:wrap;gap:8px}\n"
-	    "svg{background:#fafafa;border:1px solid #e4e4e4;margin:6px 0}\n"
-	    "svg text{font-size:11px;fill:#333}\nsvg .t{font-size:13px;"
-	    "font-weight:bold}\nsvg .yl{text-anchor:end}\nsvg .xl{text-anchor:"
-	    "middle}\nsvg .g{stroke:#e2e2e2}\nsvg .z{stroke:#888}\n"
+	    "svg{border:1px solid #e4e4e4;margin:6px 0}\n"
 	    "p.note{font-size:12px;color:#555}\n</style></head><body>\n", f);
 	fputs("<h1>kaga-sim: ", f);
 	html_text(f, sc->name);

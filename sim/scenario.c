@@ -18,7 +18,7 @@
 #define JST_S		32400
 #define START_MIN_Y	2001	/* a year of warm-up stays after 2000 */
 #define START_MAX_Y	2099
-#define MEMBERS_MAX	250000	/* all types together */
+#define MEMBERS_MAX	200000	/* all types together */
 
 enum kind { K_INT, K_NAME, K_DATE };
 
@@ -53,11 +53,11 @@ static const skey_t keys[] = {
 	    "retail price of the grid, sen/kWh" },
 	{ "fee", K_INT, F(fee), 0, 1000000, 500,
 	    "network fee on a local trade, sen/kWh (below ceiling)" },
-	{ "pt_value", K_INT, F(pt_value), 0, 1000000000, 100000,
+	{ "pt_value", K_INT, F(pt_value), 0, 10000000, 100000,
 	    "value of a health point redeemed to the operator, milli-sen" },
-	{ "hp_monthly", K_INT, F(hp_monthly), 0, 100000, 0,
+	{ "hp_monthly", K_INT, F(hp_monthly), 0, 10000, 0,
 	    "health points each member earns a month (health program)" },
-	{ "hp_local_per_kwh", K_INT, F(hp_local_per_kwh), 0, 1000, 0,
+	{ "hp_local_per_kwh", K_INT, F(hp_local_per_kwh), 0, 100, 0,
 	    "health points per kWh a member bought or sold locally" },
 	{ "hp_redeem_permille", K_INT, F(hp_redeem_permille), 0, 1000, 1000,
 	    "share of its points a member redeems against its energy bill" },
@@ -390,6 +390,34 @@ where(char *buf, size_t size, const char *fname, unsigned line)
 		snprintf(buf, size, "%s: ", fname);
 }
 
+/*
+ * Whether money sums could pass 2^61 milli-sen (a quarter of int64's
+ * range): a generous bound of each member's Wh a year (4 x its mean
+ * consumption, 2 x its PV peak x 4380 h, an EV at 1.6 x its mean), times
+ * the dearer price, plus the health points' value, times the years.
+ */
+static bool
+too_big(const kx_scen_t *sc)
+{
+	unsigned __int128 wh = 0, money, pts = 0, years;
+	size_t		 t;
+
+	for (t = 0; t < KX_SIM_TYPES; t++) {
+		const kx_scen_type_t *y = &sc->type[t];
+
+		wh += (unsigned __int128)y->count * (4 * y->kwh * 1000 +
+		    2 * y->pv_w * 4380);
+		pts += (unsigned __int128)y->count * 12 * sc->hp_monthly;
+	}
+	wh += (unsigned __int128)sc->type[KX_SIM_HOUSEHOLD].count *
+	    sc->ev_wh_day * 2 * 366;
+	pts += wh / 1000 * sc->hp_local_per_kwh;
+	money = wh * (sc->ceiling > sc->floor ? sc->ceiling : sc->floor) +
+	    pts * sc->pt_value;
+	years = sc->days / 365 + 1;
+	return money * years >= (unsigned __int128)1 << 61;
+}
+
 static int
 check(const kx_scen_t *sc, const unsigned *lines, const char *fname,
     char *err, size_t errlen)
@@ -442,7 +470,7 @@ check(const kx_scen_t *sc, const unsigned *lines, const char *fname,
 	if (sc->order_steps < 1 || sc->order_steps > 16 ||
 	    sc->forecast_days < 1 || sc->forecast_days > 366 ||
 	    sc->batt_eff_permille < 1 || sc->batt_eff_permille > 1000 ||
-	    sc->ceiling > 1000000 || sc->pt_value > 1000000000 ||
+	    sc->ceiling > 1000000 || sc->pt_value > 10000000 ||
 	    sc->start < kx_scen_jst_midnight(START_MIN_Y, 1, 1) ||
 	    sc->start > kx_scen_jst_midnight(START_MAX_Y, 12, 31) ||
 	    (sc->start + JST_S) % DAY_S != 0) {
@@ -456,6 +484,13 @@ check(const kx_scen_t *sc, const unsigned *lines, const char *fname,
 			ERR(KX_SCEN_EVALUE, "%sa battery or consumption is 0",
 			    w);
 		}
+	if (too_big(sc)) {
+		where(w, sizeof(w), fname, 0);
+		ERR(KX_SCEN_ECONFLICT, "%sthe city's energy times the ceiling "
+		    "over %llu days could pass 64-bit money sums: fewer or "
+		    "smaller members, fewer days or lower prices", w,
+		    (unsigned long long)sc->days);
+	}
 	return KX_SCEN_OK;
 }
 

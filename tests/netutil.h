@@ -102,7 +102,8 @@ tnode_start(tnode_t *t)
 	char	 logp[400];
 	int	 fd;
 
-	snprintf(logp, sizeof(logp), "%s.log", t->dir);
+	snprintf(logp, sizeof(logp), "%.*s.log", (int)sizeof(t->dir) - 1,
+	    t->dir);
 	if ((t->pid = fork()) == 0) {
 		fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0) {

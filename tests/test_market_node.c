@@ -491,6 +491,84 @@ test_autobid(void **state)
 	kill(net->sims[1], SIGCONT);
 }
 
+/*
+ * A household killed with SIGKILL mid-day and restarted: it catches up
+ * (same heads as the operator), its ledger equals the operator's again,
+ * and the market goes on without a dispute.
+ */
+static void
+test_kill_restart(void **state)
+{
+	net_t		*net = *state;
+	const tnode_t	*boot[1];
+	tnode_t		*list[3];
+	kx_buf_t	 l0, l1;
+	int		 i;
+	long long	 cleared;
+
+	for (i = 0; i < 3; i++)
+		tnode_init(&net->nodes[i], net->root, i, i ? "household" :
+		    "operator");
+	boot[0] = &net->nodes[0];
+	for (i = 1; i < 3; i++) {
+		int	 port = net->nodes[i].port + 50;
+
+		net->sims[i] = sim_start(port, i == 1 ? "12" : "20");
+		snprintf(net->nodes[i].extra, sizeof(net->nodes[i].extra),
+		    "meter grid grid sdm630 tcp://127.0.0.1:%d period-ms=200 "
+		    "timeout-ms=300 retries=0 max-power-w=100000000\n"
+		    "strategy auto=on steps=3 lead-s=4\n", port);
+	}
+	snprintf(net->nodes[0].extra, sizeof(net->nodes[0].extra),
+	    "settle-delay 3\n");
+	for (i = 0; i < 3; i++)
+		tnode_conf(&net->nodes[i], &net->nodes[0], boot, i ? 1 : 0,
+		    200);
+	seed(net);
+	for (i = 0; i < 3; i++)
+		tnode_start(&net->nodes[i]);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(tnode_wait_up(&net->nodes[i], 10000), 0);
+	assert_int_equal(wait_mstat(&net->nodes[0], "settled", 1, 60000), 0);
+
+	/* kill -9 the seller, let the market run on, restart it */
+	assert_int_equal(tnode_stop(&net->nodes[1], SIGKILL) & 0x7f, SIGKILL);
+	cleared = mstat(&net->nodes[0], "cleared");
+	sleep(12);			/* a slot or more without it */
+	tnode_start(&net->nodes[1]);
+	assert_int_equal(tnode_wait_up(&net->nodes[1], 10000), 0);
+	for (i = 0; i < 3; i++)
+		list[i] = &net->nodes[i];
+	/* it catches up with every log, and the market goes on */
+	assert_true(tconverge(list, 3, 30000) >= 0);
+	assert_int_equal(wait_mstat(&net->nodes[0], "cleared", cleared + 2,
+	    40000), 0);
+	assert_int_equal(wait_mstat(&net->nodes[0], "settled", 2, 40000), 0);
+	/* the same ledger as the operator's, once both posted the same */
+	kx_buf_init(&l0);
+	kx_buf_init(&l1);
+	for (i = 0; i < 100; i++) {
+		ledger(&net->nodes[0], &l0);
+		ledger(&net->nodes[1], &l1);
+		if (strcmp((char *)l0.data, (char *)l1.data) == 0 &&
+		    strstr((char *)l0.data, "\"slot\":") != NULL)
+			break;
+		usleep(200000);
+	}
+	assert_string_equal((char *)l0.data, (char *)l1.data);
+	for (i = 0; i < 3; i++)
+		if (mstat(&net->nodes[i], "disputes_total") != 0) {
+			kx_buf_reset(&l1);
+			(void)tctl(&net->nodes[i], &l1, 1, "status",
+			    (size_t)6);
+			(void)kx_buf_cstr(&l1);
+			fail_msg("node %d: %s", i, strstr((char *)l1.data,
+			    "\"market\""));
+		}
+	kx_buf_free(&l0);
+	kx_buf_free(&l1);
+}
+
 int
 main(void)
 {
@@ -498,6 +576,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_slot_end_to_end, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_autobid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_restart, setup,
+		    teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

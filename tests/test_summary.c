@@ -1346,6 +1346,64 @@ t_node_day(void **state)
 	free(dir);
 }
 
+/* An operator node with an empty store: nothing to gather or publish. */
+static void
+t_node_empty(void **state)
+{
+	struct who	 op;
+	struct nodectx	 nc;
+	kx_mktd_conf_t	 conf;
+	kx_sumd_keys_t	 keys;
+	kx_sum_input_t	*in;
+	kx_store_t	*st;
+	kx_sumd_t	*sd = NULL;
+	kx_why_t	 why;
+	kx_buf_t	 out;
+	uint8_t		 cpk[32], csk[32];
+	char		*dir;
+	size_t		 n;
+	int64_t		 now = (int64_t)time(NULL) * 1000;
+
+	(void)state;
+	dir = tmpdir_new();
+	assert_non_null(st = kx_store_open(dir, 0, &why));
+	memset(&op, 0, sizeof(op));
+	tkey_new(&op.k);
+	assert_int_equal(kx_store_add_operator(st, op.k.pk), KX_OK);
+	assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(cpk, op.k.pk),
+	    0);
+	assert_int_equal(crypto_sign_ed25519_sk_to_curve25519(csk, op.k.sk),
+	    0);
+	keys.pk = op.k.pk;
+	keys.cpk = cpk;
+	keys.csk = csk;
+	assert_int_equal(kx_sumd_collect(st, &keys, kx_sum_day_of_ms(now) - 1,
+	    &in, &n), 0);
+	assert_int_equal(n, 0);
+	memset(&conf, 0, sizeof(conf));
+	memset(&nc, 0, sizeof(nc));
+	nc.st = st;
+	nc.op = &op;
+	conf.st = st;
+	conf.pk = op.k.pk;
+	conf.cpk = cpk;
+	conf.csk = csk;
+	conf.is_operator = true;
+	conf.publish = fake_publish;
+	conf.ctx = &nc;
+	kx_sumd_tick(&sd, &conf, now);
+	kx_sumd_tick(&sd, &conf, now + 86400000);
+	assert_int_equal(nc.published, 0);
+	kx_sumd_free(&sd);
+	kx_buf_init(&out);
+	assert_int_equal(kx_sumd_find(st, NULL, 0, &out), 0);
+	assert_int_equal(out.len, 2);
+	kx_buf_free(&out);
+	kx_store_close(&st);
+	rm_rf(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -1366,6 +1424,7 @@ main(void)
 		cmocka_unit_test(t_cli_aggregate),
 		cmocka_unit_test(t_limits),
 		cmocka_unit_test(t_node_day),
+		cmocka_unit_test(t_node_empty),
 	};
 
 	if (sodium_init() < 0)
