@@ -28,6 +28,8 @@
 #include "poll.h"
 #include "profile.h"
 
+#include "simutil.h"
+
 #define NDEV_MAX	32
 #define RUN_MS		2000
 
@@ -44,23 +46,6 @@ mono_us(void)
 }
 
 static int
-port_open(int port)
-{
-	struct sockaddr_in	 sin;
-	int			 s, rc;
-
-	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return 0;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	rc = connect(s, (struct sockaddr *)&sin, sizeof(sin));
-	close(s);
-	return rc == 0;
-}
-
-static int
 sim_start(const char *path, int port)
 {
 	char		 listen[64];
@@ -70,7 +55,7 @@ sim_start(const char *path, int port)
 	char *const	 argv[] = { "kaga-meter-sim", "--listen", listen,
 	    "--profile", "sdm630", "--hour", "12", NULL };
 
-	if (port_open(port)) {
+	if (tport_open(port)) {
 		fprintf(stderr, "bench_meters: port %d in use\n", port);
 		return -1;
 	}
@@ -85,7 +70,7 @@ sim_start(const char *path, int port)
 	}
 	pids[npids++] = pid;
 	for (i = 0; i < 150; i++) {
-		if (port_open(port))
+		if (tport_open(port))
 			return 0;
 		nanosleep(&ts, NULL);
 	}

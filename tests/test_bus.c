@@ -34,6 +34,8 @@
 #include "poll.h"
 #include "profile.h"
 
+#include "simutil.h"
+
 static int	 base_port;
 
 /* Children still running: a failed test's are stopped by its teardown. */
@@ -62,14 +64,6 @@ nap_ms(int64_t ms)
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
-}
-
-static const char *
-sim_path(void)
-{
-	const char	*p = getenv("KAGA_METER_SIM");
-
-	return p != NULL ? p : "build/rel/bin/kaga-meter-sim";
 }
 
 static pid_t
@@ -202,7 +196,7 @@ sim_rtu(const pty_t *t, const char *units, int probe)
 	pid_t		 pid;
 	int		 i, rc = KX_METER_EIO;
 
-	pid = spawn(sim_path(), argv);
+	pid = spawn(tsim_path(), argv);
 	rtu_conf(&c, t->b, probe, 200);
 	assert_non_null(d = kx_meter_dev_new(&c, kx_profile_find("sdm630")));
 	for (i = 0; i < 25 && rc != KX_METER_OK; i++)
@@ -214,7 +208,7 @@ sim_rtu(const pty_t *t, const char *units, int probe)
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 		fail_msg("kaga-meter-sim --rtu did not answer (%s)",
-		    sim_path());
+		    tsim_path());
 	}
 	return pid;
 }
@@ -567,23 +561,6 @@ test_rtu_gaps(void **state)
 
 /* ---- TCP: several units on one connection ---- */
 
-static int
-port_open(int port)
-{
-	struct sockaddr_in	 sin;
-	int			 s, rc;
-
-	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return 0;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	rc = connect(s, (struct sockaddr *)&sin, sizeof(sin));
-	close(s);
-	return rc == 0;
-}
-
 static pid_t
 sim_tcp(int port, const char *units)
 {
@@ -595,16 +572,16 @@ sim_tcp(int port, const char *units)
 	    "--hour", "12", NULL };
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	pid = spawn(sim_path(), argv);
+	pid = spawn(tsim_path(), argv);
 	for (i = 0; i < 150; i++) {
-		if (port_open(port))
+		if (tport_open(port))
 			return pid;
 		nap_ms(20);
 	}
 	forget(pid);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	fail_msg("kaga-meter-sim did not start (%s)", sim_path());
+	fail_msg("kaga-meter-sim did not start (%s)", tsim_path());
 	return -1;
 }
 
@@ -623,7 +600,7 @@ test_tcp_shared(void **state)
 	uint64_t		 n0, n1;
 
 	(void)state;
-	if (port_open(port))
+	if (tport_open(port))
 		skip();			/* someone else listens there */
 	memset(&tm, 0, sizeof(tm));
 	sim = sim_tcp(port, "1,2");

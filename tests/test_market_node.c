@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "netutil.h"
+#include "simutil.h"
 #include "store.h"
 
 #define NOW_MS()	((int64_t)time(NULL) * 1000)
@@ -36,52 +37,18 @@ typedef struct {
 	pid_t	 sims[3];
 } net_t;
 
-static const char *
-sim_path(void)
-{
-	const char	*p = getenv("KAGA_METER_SIM");
-
-	return p != NULL ? p : "build/rel/bin/kaga-meter-sim";
-}
-
-static int
-port_open(int port)
-{
-	struct sockaddr_in	 sin;
-	int			 s, rc;
-
-	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return 0;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	rc = connect(s, (struct sockaddr *)&sin, sizeof(sin));
-	close(s);
-	return rc == 0;
-}
-
 static pid_t
 sim_start(int port, const char *hour)
 {
 	char		 listen[64];
 	pid_t		 pid;
-	int		 i, fd;
 	char *const	 argv[] = { "kaga-meter-sim", "--listen", listen,
 	    "--profile", "sdm630", "--hour", (char *)(uintptr_t)hour,
 	    "--speed", "60", NULL };
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	if ((pid = fork()) == 0) {
-		if ((fd = open("/dev/null", O_WRONLY)) != -1)
-			dup2(fd, 2);
-		execvp(sim_path(), argv);
-		_exit(127);
-	}
-	assert_true(pid > 0);
-	for (i = 0; i < 150 && !port_open(port); i++)
-		usleep(20000);
-	assert_true(port_open(port));
+	if ((pid = tsim_start_argv(argv, port)) == -1)
+		fail_msg("kaga-meter-sim did not start (%s)", tsim_path());
 	return pid;
 }
 
@@ -233,17 +200,16 @@ balance_sum(const char *j, int *n, const char *who, long long *whose)
 	return sum;
 }
 
+/*
+ * Starts the operator and two households with their meters (the seller's
+ * house at noon exports, the buyer's at 20h); strategy is the members'
+ * strategy line. The operator settles 3 s after a slot.
+ */
 static void
-test_slot_end_to_end(void **state)
+start_market(net_t *net, const char *strategy)
 {
-	net_t		*net = *state;
 	const tnode_t	*boot[1];
-	char		 extra[256], order[256];
-	kx_buf_t	 l0, l1, l2;
-	uint64_t	 slot;
-	int64_t		 now;
-	int		 i, nb;
-	long long	 sum, seller = 0, buyer = 0;
+	int		 i;
 
 	for (i = 0; i < 3; i++)
 		tnode_init(&net->nodes[i], net->root, i, i ? "household" :
@@ -252,13 +218,11 @@ test_slot_end_to_end(void **state)
 	for (i = 1; i < 3; i++) {
 		int	 port = net->nodes[i].port + 50;
 
-		/* the seller's house at noon exports, the buyer's at 20h */
 		net->sims[i] = sim_start(port, i == 1 ? "12" : "20");
-		snprintf(extra, sizeof(extra), "meter grid grid sdm630 "
-		    "tcp://127.0.0.1:%d period-ms=200 timeout-ms=300 "
-		    "max-power-w=100000000\nstrategy auto=off\n", port);
 		snprintf(net->nodes[i].extra, sizeof(net->nodes[i].extra),
-		    "%s", extra);
+		    "meter grid grid sdm630 tcp://127.0.0.1:%d period-ms=200 "
+		    "timeout-ms=300 retries=0 max-power-w=100000000\n%s\n",
+		    port, strategy);
 	}
 	snprintf(net->nodes[0].extra, sizeof(net->nodes[0].extra),
 	    "settle-delay 3\n");
@@ -270,6 +234,20 @@ test_slot_end_to_end(void **state)
 		tnode_start(&net->nodes[i]);
 	for (i = 0; i < 3; i++)
 		assert_int_equal(tnode_wait_up(&net->nodes[i], 10000), 0);
+}
+
+static void
+test_slot_end_to_end(void **state)
+{
+	net_t		*net = *state;
+	char		 order[256];
+	kx_buf_t	 l0, l1, l2;
+	uint64_t	 slot;
+	int64_t		 now;
+	int		 i, nb;
+	long long	 sum, seller = 0, buyer = 0;
+
+	start_market(net, "strategy auto=off");
 
 	/* a slot whose gate is at least 3 s away */
 	now = NOW_MS() / 1000;
@@ -429,33 +407,10 @@ static void
 test_autobid(void **state)
 {
 	net_t		*net = *state;
-	const tnode_t	*boot[1];
 	int		 i;
 	long long	 placed1, placed2;
 
-	for (i = 0; i < 3; i++)
-		tnode_init(&net->nodes[i], net->root, i, i ? "household" :
-		    "operator");
-	boot[0] = &net->nodes[0];
-	for (i = 1; i < 3; i++) {
-		int	 port = net->nodes[i].port + 50;
-
-		net->sims[i] = sim_start(port, i == 1 ? "12" : "20");
-		snprintf(net->nodes[i].extra, sizeof(net->nodes[i].extra),
-		    "meter grid grid sdm630 tcp://127.0.0.1:%d period-ms=200 "
-		    "timeout-ms=300 retries=0 max-power-w=100000000\n"
-		    "strategy auto=on steps=3 lead-s=4\n", port);
-	}
-	snprintf(net->nodes[0].extra, sizeof(net->nodes[0].extra),
-	    "settle-delay 3\n");
-	for (i = 0; i < 3; i++)
-		tnode_conf(&net->nodes[i], &net->nodes[0], boot, i ? 1 : 0,
-		    200);
-	seed(net);
-	for (i = 0; i < 3; i++)
-		tnode_start(&net->nodes[i]);
-	for (i = 0; i < 3; i++)
-		assert_int_equal(tnode_wait_up(&net->nodes[i], 10000), 0);
+	start_market(net, "strategy auto=on steps=3 lead-s=4");
 	/* history of one or two slots, then orders and a trade */
 	assert_int_equal(wait_mstat(&net->nodes[0], "cleared", 1, 45000), 0);
 	for (i = 1; i < 3; i++)
@@ -500,35 +455,12 @@ static void
 test_kill_restart(void **state)
 {
 	net_t		*net = *state;
-	const tnode_t	*boot[1];
 	tnode_t		*list[3];
 	kx_buf_t	 l0, l1;
 	int		 i;
 	long long	 cleared;
 
-	for (i = 0; i < 3; i++)
-		tnode_init(&net->nodes[i], net->root, i, i ? "household" :
-		    "operator");
-	boot[0] = &net->nodes[0];
-	for (i = 1; i < 3; i++) {
-		int	 port = net->nodes[i].port + 50;
-
-		net->sims[i] = sim_start(port, i == 1 ? "12" : "20");
-		snprintf(net->nodes[i].extra, sizeof(net->nodes[i].extra),
-		    "meter grid grid sdm630 tcp://127.0.0.1:%d period-ms=200 "
-		    "timeout-ms=300 retries=0 max-power-w=100000000\n"
-		    "strategy auto=on steps=3 lead-s=4\n", port);
-	}
-	snprintf(net->nodes[0].extra, sizeof(net->nodes[0].extra),
-	    "settle-delay 3\n");
-	for (i = 0; i < 3; i++)
-		tnode_conf(&net->nodes[i], &net->nodes[0], boot, i ? 1 : 0,
-		    200);
-	seed(net);
-	for (i = 0; i < 3; i++)
-		tnode_start(&net->nodes[i]);
-	for (i = 0; i < 3; i++)
-		assert_int_equal(tnode_wait_up(&net->nodes[i], 10000), 0);
+	start_market(net, "strategy auto=on steps=3 lead-s=4");
 	assert_int_equal(wait_mstat(&net->nodes[0], "settled", 1, 60000), 0);
 
 	/* kill -9 the seller, let the market run on, restart it */

@@ -37,6 +37,7 @@
 #include "config.h"
 #include "meterd.h"
 #include "slot.h"
+#include "simutil.h"
 #include "testutil.h"
 
 #define OP	"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
@@ -260,59 +261,18 @@ test_state_damaged(void **state)
 
 /* ---- against kaga-meter-sim ------------------------------------------ */
 
-static const char *
-sim_path(void)
-{
-	const char	*p = getenv("KAGA_METER_SIM");
-
-	return p != NULL ? p : "build/rel/bin/kaga-meter-sim";
-}
-
-static int
-port_open(int port)
-{
-	struct sockaddr_in	 sin;
-	int			 s, rc;
-
-	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return 0;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	rc = connect(s, (struct sockaddr *)&sin, sizeof(sin));
-	close(s);
-	return rc == 0;
-}
-
 static pid_t
 sim_start(int port)
 {
 	char		 listen[64];
 	pid_t		 pid;
-	int		 i, fd;
-	struct timespec	 ts = { 0, 20000000 };
 	char *const	 argv[] = { "kaga-meter-sim", "--listen", listen,
 	    "--profile", "sdm630", "--hour", "7", "--speed", "120", NULL };
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid == 0) {
-		if ((fd = open("/dev/null", O_WRONLY)) != -1)
-			dup2(fd, 2);
-		execvp(sim_path(), argv);
-		_exit(127);
-	}
-	for (i = 0; i < 150; i++) {
-		if (port_open(port))
-			return pid;
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	fail_msg("kaga-meter-sim did not start (%s)", sim_path());
-	return -1;
+	if ((pid = tsim_start_argv(argv, port)) == -1)
+		fail_msg("kaga-meter-sim did not start (%s)", tsim_path());
+	return pid;
 }
 
 static void

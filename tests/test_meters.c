@@ -29,6 +29,8 @@
 #include "profile.h"
 #include "sunspec.h"
 
+#include "simutil.h"
+
 /* ---- decoders ---- */
 
 static void
@@ -657,49 +659,6 @@ test_conf(void **state)
 
 static int	 base_port;
 
-static const char *
-sim_path(void)
-{
-	const char	*p = getenv("KAGA_METER_SIM");
-
-	return p != NULL ? p : "build/rel/bin/kaga-meter-sim";
-}
-
-static int
-port_open(int port)
-{
-	struct sockaddr_in	 sin;
-	int			 s, rc;
-
-	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return 0;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	rc = connect(s, (struct sockaddr *)&sin, sizeof(sin));
-	close(s);
-	return rc == 0;
-}
-
-/* fork + exec of argv (stderr to /dev/null); the child's pid. */
-static pid_t
-spawn(const char *path, char *const argv[])
-{
-	pid_t	 pid;
-	int	 fd;
-
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid == 0) {
-		if ((fd = open("/dev/null", O_WRONLY)) != -1)
-			dup2(fd, 2);
-		execvp(path, argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 static pid_t
 sim_start(int port, const char *profile, const char *fault)
 {
@@ -714,16 +673,16 @@ sim_start(int port, const char *profile, const char *fault)
 		    "--profile", (char *)(uintptr_t)profile, "--fault",
 		    (char *)(uintptr_t)fault, "--hour", "12", NULL };
 
-		pid = spawn(sim_path(), argv);
+		pid = tspawn(tsim_path(), argv);
 	}
 	for (i = 0; i < 150; i++) {
-		if (port_open(port))
+		if (tport_open(port))
 			return pid;
 		nanosleep(&ts, NULL);
 	}
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	fail_msg("kaga-meter-sim did not start (%s)", sim_path());
+	fail_msg("kaga-meter-sim did not start (%s)", tsim_path());
 	return -1;
 }
 
@@ -897,7 +856,7 @@ test_e2e_rtu(void **state)
 	{
 		char *const argv[] = { "socat", la, lb, NULL };
 
-		socat = spawn("socat", argv);
+		socat = tspawn("socat", argv);
 	}
 	for (i = 0; i < 150 && (access(a, F_OK) != 0 || access(b, F_OK) !=
 	    0); i++)
@@ -908,7 +867,7 @@ test_e2e_rtu(void **state)
 		    "19200", "--profile", "sdm630", "--unit", "3", "--hour",
 		    "12", NULL };
 
-		sim = spawn(sim_path(), argv);
+		sim = tspawn(tsim_path(), argv);
 	}
 	ts.tv_nsec = 300000000;
 	nanosleep(&ts, NULL);

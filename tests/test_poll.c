@@ -32,6 +32,8 @@
 #include "profile.h"
 #include "slot.h"
 
+#include "simutil.h"
+
 /* ---- slot totals ---- */
 
 #define MAXSLOTS	64
@@ -526,31 +528,6 @@ test_poll_slot_sum(void **state)
 
 static int	 base_port;
 
-static const char *
-sim_path(void)
-{
-	const char	*p = getenv("KAGA_METER_SIM");
-
-	return p != NULL ? p : "build/rel/bin/kaga-meter-sim";
-}
-
-static int
-port_open(int port)
-{
-	struct sockaddr_in	 sin;
-	int			 s, rc;
-
-	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return 0;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	rc = connect(s, (struct sockaddr *)&sin, sizeof(sin));
-	close(s);
-	return rc == 0;
-}
-
 static pid_t
 sim_start(int port, const char *profile, const char *fault)
 {
@@ -568,17 +545,17 @@ sim_start(int port, const char *profile, const char *fault)
 	if (pid == 0) {
 		if ((fd = open("/dev/null", O_WRONLY)) != -1)
 			dup2(fd, 2);
-		execvp(sim_path(), argv);
+		execvp(tsim_path(), argv);
 		_exit(127);
 	}
 	for (i = 0; i < 150; i++) {
-		if (port_open(port))
+		if (tport_open(port))
 			return pid;
 		nanosleep(&ts, NULL);
 	}
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	fail_msg("kaga-meter-sim did not start (%s)", sim_path());
+	fail_msg("kaga-meter-sim did not start (%s)", tsim_path());
 	return -1;
 }
 
@@ -710,7 +687,7 @@ test_e2e_dead_devices(void **state)
 	const int		 timeout = 300, retries = 1;
 
 	(void)state;
-	if (port_open(dport))
+	if (tport_open(dport))
 		skip();			/* someone else listens there */
 	memset(&cb, 0, sizeof(cb));
 	lpid = sim_start(lport, "sdm630", "none");
