@@ -15,7 +15,8 @@
 # local share, and the city's view. Ctrl-C stops everything cleanly and
 # still prints the summary. Logs and stores stay in demo-run/.
 #
-# DEMO_SLOTS (48) and DEMO_SLOT_S (6) shorten or slow it down.
+# DEMO_SLOTS (48) and DEMO_SLOT_S (6) shorten or slow it down; DEMO_HOUR
+# (0) is the hour of the day the meters start at.
 set -u
 K=${KAGA_CTL:-$(pwd)/bin/kaga-ctl}
 N=${KAGA_NODE:-$(pwd)/bin/kaga-node}
@@ -23,6 +24,7 @@ S=${KAGA_METER_SIM:-$(pwd)/bin/kaga-meter-sim}
 D=${DEMO_DIR:-$(pwd)/demo-run}
 SLOT_S=${DEMO_SLOT_S:-6}
 SLOTS=${DEMO_SLOTS:-48}
+HOUR=${DEMO_HOUR:-0}		# the meters' clock at the start
 GATE_S=2
 SPEED=$((1800 / SLOT_S))
 BASE=$((24000 + ($$ % 150) * 50))
@@ -102,7 +104,7 @@ for m in $MEMBERS; do
 	n=${m%%:*}; r=$(echo "$m" | cut -d: -f2)
 	pv=$(echo "$m" | cut -d: -f3); load=$(echo "$m" | cut -d: -f4)
 	mp=$((BASE + 20 + i))
-	$S --listen 127.0.0.1:$mp --profile sdm630 --hour 0 --speed $SPEED \
+	$S --listen 127.0.0.1:$mp --profile sdm630 --hour "$HOUR" --speed $SPEED \
 	    --pv-w "$pv" --load-w "$load" 2>"$n-meter.log" &
 	PIDS="$PIDS $!"
 	conf "$n" "$r" $((BASE + i)) "meter grid grid sdm630 tcp://127.0.0.1:$mp period-ms=250 timeout-ms=500 retries=0 max-power-w=100000000
@@ -144,7 +146,7 @@ while [ "$stopping" -eq 0 ] && [ "$(date +%s)" -lt $((LAST + 4)) ]; do
 		vol=$(echo "$line" | sed -n 's/.*"volume":\([0-9]*\),.*/\1/p')
 		nfills=$(echo "$line" | grep -o '\],\[' | wc -l)
 		k=$(( (slot - FIRST) / SLOT_S ))
-		hhmm=$(printf '%02d:%02d' $((k / 2)) $((k % 2 * 30)))
+		hhmm=$(printf '%02d:%02d' $(((k / 2 + HOUR) % 24)) $((k % 2 * 30)))
 		if [ "$price" = null ]; then p="-"; else p=$(awk -v c="$price" 'BEGIN { printf "%.2f", c / 100 }'); fi
 		printf '%-6s %-8s %10s %10s %7s\n' "$k" "$hhmm" "$p" \
 		    "$(awk -v w="$vol" 'BEGIN { printf "%.3f", w / 1000 }')" \
@@ -184,6 +186,18 @@ for n in operator city $(for m in $MEMBERS; do echo "${m%%:*}"; done); do
 	disp=$((disp + ${d:-0}))
 done
 echo "clearing and settlement disputes on all nodes: $disp"
+$K ledger --node operator > operator-ledger.json 2>/dev/null
+same=0; differ=""
+for n in city $(for m in $MEMBERS; do echo "${m%%:*}"; done); do
+	$K ledger --node "$n" > "$n-ledger.json" 2>/dev/null
+	if cmp -s operator-ledger.json "$n-ledger.json"; then same=$((same + 1)); else differ="$differ $n"; fi
+done
+echo "ledgers identical to the operator's: $same of $(( $(echo $MEMBERS | wc -w) + 1 ))${differ:+ (differ:$differ)}"
+echo "settled slots whose lines sum to zero: $($K log --node operator --author "$OP" --json 2>/dev/null | grep '"type":"settle"' | awk '{
+	n = split($0, a, /"lines":\[\[/); if (n < 2) next
+	s = a[2]; sub(/\]\]\}.*/, "", s); k = split(s, l, /\],\[/); t = 0
+	for (i = 1; i <= k; i++) { split(l[i], f, ","); t += f[2] }
+	if (t == 0) z++; c++ } END { printf "%d of %d", z, c }')"
 echo "Prometheus metrics of the operator: curl http://127.0.0.1:$((BASE + 49))/metrics"
 
 say "stopping (SIGTERM: stores committed, meter state saved)"
