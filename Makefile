@@ -19,7 +19,7 @@ FUZZ_SECONDS ?= 30
 # Debian packages: libraries, pkg-config, and clang + its runtime for fuzzing.
 DEB_PKGS = libzmq3-dev libsodium-dev liblmdb-dev libmsgpack-dev \
 	   libmodbus-dev libcmocka-dev pkg-config clang libclang-rt-14-dev \
-	   lmdb-utils glpk-utils socat curl man-db groff-base
+	   lmdb-utils glpk-utils socat curl man-db groff-base procps
 
 WARN	= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	  -Wpointer-arith -Wcast-qual -Wsign-compare
