@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "ctl_admin.h"
 #include "ctlclient.h"
+#include "ctlutil.h"
 #include "envelope.h"
 #include "json.h"
 
@@ -35,36 +36,6 @@
 #define LINE_MAX_LEN	1024
 
 typedef kx_roster_entry_t entry_t;
-
-static const char *
-node_dir(const char *d)
-{
-	const char	*e = getenv("KAGA_NODE");
-
-	return d != NULL ? d : e != NULL ? e : "/var/lib/kaga";
-}
-
-static int
-call(const char *cmd, const char *dir, const void **args, const size_t *lens,
-    size_t n, kx_buf_t *reply)
-{
-	char	 err[512];
-	bool	 ok = false;
-
-	if (kx_ctl_call(dir, args, lens, n, 30000, &ok, reply, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "kaga-ctl %s: %s\n", cmd, err);
-		return -1;
-	}
-	if (kx_buf_cstr(reply) == -1)
-		return -1;
-	if (!ok) {
-		fprintf(stderr, "kaga-ctl %s: the node refused: %s\n", cmd,
-		    (char *)reply->data);
-		return -1;
-	}
-	return 0;
-}
 
 /* JSON string body of s (printable ASCII and UTF-8 kept, " \ escaped). */
 static void
@@ -102,7 +73,7 @@ publish(const char *dir, const char *type, const kx_buf_t *json)
 	lens[1] = strlen(type);
 	args[2] = body.data;
 	lens[2] = body.len;
-	r = call(type, dir, args, lens, 3, &reply);
+	r = kx_ctl_request(type, dir, args, lens, 3, &reply);
 out:
 	kx_buf_free(&body);
 	kx_buf_free(&reply);
@@ -484,10 +455,10 @@ kx_ctl_cmd_admit(int argc, char **argv)
 		v = rs.v;
 		n = rs.n;
 	}
-	dir = node_dir(dir);
+	dir = kx_ctl_node(dir);
 	kx_buf_init(&members);
 	kx_buf_init(&j);
-	if (call("admit", dir, args, lens, 1, &members) == -1)
+	if (kx_ctl_request("admit", dir, args, lens, 1, &members) == -1)
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (same_member((char *)members.data, &v[i])) {
@@ -582,7 +553,7 @@ kx_ctl_cmd_revoke(int argc, char **argv)
 	kx_buf_printf(&j, "{\"node\":\"%s\",\"reason\":", key);
 	jstr(&j, reason);
 	kx_buf_putc(&j, '}');
-	rc = publish(node_dir(dir), "revoke", &j) == 0 ? 0 : 1;
+	rc = publish(kx_ctl_node(dir), "revoke", &j) == 0 ? 0 : 1;
 	if (rc == 0)
 		printf("revoked %s\n", key);
 	kx_buf_free(&j);
@@ -617,7 +588,7 @@ kx_ctl_cmd_members(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	kx_buf_init(&r);
-	if (call("members", node_dir(dir), args, lens, 1, &r) == 0) {
+	if (kx_ctl_request("members", kx_ctl_node(dir), args, lens, 1, &r) == 0) {
 		if (json)
 			printf("%s\n", (char *)r.data);
 		else
@@ -685,7 +656,7 @@ kx_ctl_cmd_bill(int argc, char **argv)
 	args[1] = fb;
 	args[2] = tb;
 	kx_buf_init(&r);
-	if (call("bill", node_dir(dir), args, lens, 3, &r) == 0) {
+	if (kx_ctl_request("bill", kx_ctl_node(dir), args, lens, 3, &r) == 0) {
 		printf("%s\n", (char *)r.data);
 		rc = 0;
 	}

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "ctl_market.h"
+#include "ctlutil.h"
 #include "json.h"
 #include "mp.h"
 
@@ -466,53 +467,6 @@ kx_readings_free(kx_readings_t *rd)
 
 /* ---- commands ------------------------------------------------------ */
 
-static void
-err_cmd(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-err_cmd(const char *cmd, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "kaga-ctl %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-/* Reads a whole file (at most FILE_MAX bytes). 0 or -1 with errno. */
-static int
-slurp(const char *path, kx_buf_t *b)
-{
-	FILE	*f;
-	uint8_t	 chunk[65536];
-	size_t	 n;
-
-	kx_buf_reset(b);
-	if ((f = fopen(path, "rb")) == NULL)
-		return -1;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (kx_buf_append(b, chunk, n) == -1) {
-			fclose(f);
-			errno = ENOMEM;
-			return -1;
-		}
-		if (b->len > FILE_MAX) {
-			fclose(f);
-			errno = EFBIG;
-			return -1;
-		}
-	}
-	if (ferror(f)) {
-		fclose(f);
-		errno = EIO;
-		return -1;
-	}
-	fclose(f);
-	return 0;
-}
 
 /* Reads and parses a book; returns an exit status (0 ok). */
 static int
@@ -523,8 +477,8 @@ load_book(const char *cmd, const char *path, int need_member, kx_book_t *b)
 	int		 r;
 
 	kx_buf_init(&in);
-	if (slurp(path, &in) == -1) {
-		err_cmd(cmd, "%s: %s", path, strerror(errno));
+	if (kx_ctl_slurp(path, FILE_MAX, &in) == -1) {
+		kx_ctl_err(cmd, "%s: %s", path, strerror(errno));
 		kx_buf_free(&in);
 		return EXIT_FAIL;
 	}
@@ -532,7 +486,7 @@ load_book(const char *cmd, const char *path, int need_member, kx_book_t *b)
 	    need_member, err, sizeof(err));
 	kx_buf_free(&in);
 	if (r != KX_MKT_OK) {
-		err_cmd(cmd, "%s: %s", path, err);
+		kx_ctl_err(cmd, "%s: %s", path, err);
 		return r == KX_MKT_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
 	}
 	return 0;
@@ -547,12 +501,12 @@ run_clear(const char *cmd, const kx_book_t *b, kx_clear_t *res,
 	*fills = calloc(b->n + 1, sizeof(**fills));
 	*inc = calloc(b->n + 1, sizeof(**inc));
 	if (*fills == NULL || *inc == NULL) {
-		err_cmd(cmd, "out of memory");
+		kx_ctl_err(cmd, "out of memory");
 		return EXIT_FAIL;
 	}
 	r = kx_clear(res, *fills, *inc, b->orders, b->n, &b->params);
 	if (r != KX_MKT_OK) {
-		err_cmd(cmd, "%s", kx_mkt_strerror(r));
+		kx_ctl_err(cmd, "%s", kx_mkt_strerror(r));
 		return r == KX_MKT_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
 	}
 	return 0;
@@ -571,12 +525,12 @@ static int
 flush(const char *cmd, kx_buf_t *out)
 {
 	if (out->oom) {
-		err_cmd(cmd, "out of memory");
+		kx_ctl_err(cmd, "out of memory");
 		return EXIT_FAIL;
 	}
 	if (fwrite(out->data, 1, out->len, stdout) != out->len ||
 	    fflush(stdout) != 0) {
-		err_cmd(cmd, "stdout: %s", strerror(errno));
+		kx_ctl_err(cmd, "stdout: %s", strerror(errno));
 		return EXIT_FAIL;
 	}
 	return 0;
@@ -618,7 +572,7 @@ kx_ctl_cmd_clear(int argc, char **argv)
 			bad = 1;
 	}
 	if (bad || path == NULL || optind != argc) {
-		err_cmd(cmd, "usage: kaga-ctl clear --book FILE");
+		kx_ctl_err(cmd, "usage: kaga-ctl clear --book FILE");
 		return EXIT_USAGE;
 	}
 	if ((rc = load_book(cmd, path, 0, &b)) != 0)
@@ -626,7 +580,7 @@ kx_ctl_cmd_clear(int argc, char **argv)
 	if ((rc = run_clear(cmd, &b, &res, &fills, &inc)) != 0)
 		goto done;
 	if ((ix = malloc((b.n + 1) * sizeof(*ix))) == NULL) {
-		err_cmd(cmd, "out of memory");
+		kx_ctl_err(cmd, "out of memory");
 		rc = EXIT_FAIL;
 		goto done;
 	}
@@ -697,21 +651,21 @@ kx_ctl_cmd_settle(int argc, char **argv)
 			bad = 1;
 	}
 	if (bad || path == NULL || rpath == NULL || optind != argc) {
-		err_cmd(cmd, "usage: kaga-ctl settle --book FILE "
+		kx_ctl_err(cmd, "usage: kaga-ctl settle --book FILE "
 		    "--readings FILE");
 		return EXIT_USAGE;
 	}
 	if ((rc = load_book(cmd, path, 1, &b)) != 0)
 		return rc;
-	if (slurp(rpath, &in) == -1) {
-		err_cmd(cmd, "%s: %s", rpath, strerror(errno));
+	if (kx_ctl_slurp(rpath, FILE_MAX, &in) == -1) {
+		kx_ctl_err(cmd, "%s: %s", rpath, strerror(errno));
 		rc = EXIT_FAIL;
 		goto done;
 	}
 	r = kx_readings_parse(&rd, in.len ? (const char *)in.data : "",
 	    in.len, err, sizeof(err));
 	if (r != KX_MKT_OK) {
-		err_cmd(cmd, "%s: %s", rpath, err);
+		kx_ctl_err(cmd, "%s: %s", rpath, err);
 		rc = r == KX_MKT_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
 		goto done;
 	}
@@ -721,12 +675,12 @@ kx_ctl_cmd_settle(int argc, char **argv)
 	    rd.pts, rd.npts, b.params.pt_value, b.op);
 	if (r != KX_MKT_OK) {
 		if (r == KX_MKT_EINVAL)
-			err_cmd(cmd, "the operator key places an order or "
+			kx_ctl_err(cmd, "the operator key places an order or "
 			    "receives points");
 		else if (r == KX_MKT_EDUP)
-			err_cmd(cmd, "%s: two readings for one member", rpath);
+			kx_ctl_err(cmd, "%s: two readings for one member", rpath);
 		else
-			err_cmd(cmd, "%s", kx_mkt_strerror(r));
+			kx_ctl_err(cmd, "%s", kx_mkt_strerror(r));
 		rc = r == KX_MKT_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
 		goto done;
 	}

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "ctl_privacy.h"
 #include "ctlclient.h"
+#include "ctlutil.h"
 #include "datakey.h"
 #include "json.h"
 #include "mp.h"
@@ -28,50 +29,6 @@
 #define PAYLOAD_MAX	(1 << 20)	/* bytes of a disclosed file */
 #define CALL_MS		30000
 
-static void
-usage_err(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-usage_err(const char *cmd, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "kaga-ctl %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static const char *
-default_node(void)
-{
-	const char	*d = getenv("KAGA_NODE");
-
-	return d != NULL && d[0] != '\0' ? d : "/var/lib/kaga";
-}
-
-/* Asks the node; 0 with the reply, or -1 (told on stderr). */
-static int
-call(const char *cmd, const char *dir, const void *const *args,
-    const size_t *lens, size_t n, kx_buf_t *reply)
-{
-	char	 err[512];
-	bool	 ok = false;
-
-	if (kx_ctl_call(dir, args, lens, n, CALL_MS, &ok, reply, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "kaga-ctl %s: %s\n", cmd, err);
-		return -1;
-	}
-	if (!ok) {
-		fprintf(stderr, "kaga-ctl %s: the node refused: %s\n", cmd,
-		    reply->data ? (char *)reply->data : "");
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- reading the JSON replies ----------------------------------------- */
 
@@ -195,22 +152,22 @@ check_names(const char *cmd, const char *cat, const char *pur,
     const char *rcp)
 {
 	if (cat == NULL || pur == NULL || rcp == NULL) {
-		usage_err(cmd, "--category, --purpose and --recipient are "
+		kx_ctl_err(cmd, "--category, --purpose and --recipient are "
 		    "needed");
 		return -1;
 	}
 	if (!kx_privacy_category_ok(cat)) {
-		usage_err(cmd, "--category: one of meter-detail, slot-totals, "
+		kx_ctl_err(cmd, "--category: one of meter-detail, slot-totals, "
 		    "health, volunteer");
 		return -1;
 	}
 	if (!kx_privacy_purpose_ok(pur)) {
-		usage_err(cmd, "--purpose: one of settlement, city-statistics, "
+		kx_ctl_err(cmd, "--purpose: one of settlement, city-statistics, "
 		    "research, third-party");
 		return -1;
 	}
 	if (!kx_privacy_recipient_ok(rcp)) {
-		usage_err(cmd, "--recipient: a key (64 hex digits), operator, "
+		kx_ctl_err(cmd, "--recipient: a key (64 hex digits), operator, "
 		    "city, or a name of 1 to 64 letters, digits, spaces, "
 		    "'.', '_', '-'");
 		return -1;
@@ -235,7 +192,7 @@ kx_ctl_cmd_consent(int argc, char **argv)
 	    "       kaga-ctl consent grant --category C --purpose P "
 	    "--recipient R [--node DIR] [--json]\n"
 	    "       kaga-ctl consent revoke --id N [--node DIR] [--json]";
-	const char	*dir = default_node(), *sub, *cat = NULL, *pur = NULL;
+	const char	*dir = kx_ctl_node(NULL), *sub, *cat = NULL, *pur = NULL;
 	const char	*id = NULL;
 	const void	*args[5];
 	size_t		 lens[5], n, i;
@@ -245,7 +202,7 @@ kx_ctl_cmd_consent(int argc, char **argv)
 	int		 ch, json = 0, rc = 1;
 
 	if (argc < 2) {
-		usage_err("consent", "%s", usage);
+		kx_ctl_err("consent", "%s", usage);
 		return EXIT_USAGE;
 	}
 	sub = argv[1];
@@ -268,7 +225,7 @@ kx_ctl_cmd_consent(int argc, char **argv)
 	if (strcmp(sub, "revoke") == 0 && id == NULL && optind + 1 == argc - 1)
 		id = argv[1 + optind++];
 	if (optind != argc - 1) {
-		usage_err("consent", "%s", usage);
+		kx_ctl_err("consent", "%s", usage);
 		return EXIT_USAGE;
 	}
 	args[0] = "consent";
@@ -276,7 +233,7 @@ kx_ctl_cmd_consent(int argc, char **argv)
 	n = 2;
 	if (strcmp(sub, "list") == 0 || strcmp(sub, "export") == 0) {
 		if (cat || pur || have_rcp || id) {
-			usage_err("consent", "%s", usage);
+			kx_ctl_err("consent", "%s", usage);
 			return EXIT_USAGE;
 		}
 		json |= strcmp(sub, "export") == 0;
@@ -293,14 +250,14 @@ kx_ctl_cmd_consent(int argc, char **argv)
 		if (id == NULL || id[0] < '1' || id[0] > '9' ||
 		    strspn(id, "0123456789") != strlen(id) ||
 		    strlen(id) > 19 || cat || pur || have_rcp) {
-			usage_err("consent", "revoke: --id N, the grant's id "
+			kx_ctl_err("consent", "revoke: --id N, the grant's id "
 			    "(kaga-ctl consent list)");
 			return EXIT_USAGE;
 		}
 		args[2] = id;
 		n = 3;
 	} else {
-		usage_err("consent", "unknown subcommand '%s'\n%s", sub,
+		kx_ctl_err("consent", "unknown subcommand '%s'\n%s", sub,
 		    usage);
 		return EXIT_USAGE;
 	}
@@ -308,7 +265,7 @@ kx_ctl_cmd_consent(int argc, char **argv)
 		lens[i] = strlen(args[i]);
 	kx_buf_init(&reply);
 	kx_buf_init(&mp);
-	if (call("consent", dir, args, lens, n, &reply) == -1)
+	if (kx_ctl_request("consent", dir, args, lens, n, &reply) == -1)
 		goto done;
 	rc = 0;
 	if (json) {
@@ -394,7 +351,7 @@ kx_ctl_cmd_disclosures(int argc, char **argv)
 	};
 	const void	*args[2] = { "disclosures", "verify" };
 	size_t		 lens[2] = { 11, 6 };
-	const char	*dir = default_node();
+	const char	*dir = kx_ctl_node(NULL);
 	kx_buf_t	 reply, mp;
 	char		 err[128];
 	long		 ne, np = 0;
@@ -409,13 +366,13 @@ kx_ctl_cmd_disclosures(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		usage_err("disclosures", "usage: kaga-ctl disclosures "
+		kx_ctl_err("disclosures", "usage: kaga-ctl disclosures "
 		    "[--node DIR] [--verify] [--json]");
 		return EXIT_USAGE;
 	}
 	kx_buf_init(&reply);
 	kx_buf_init(&mp);
-	if (call("disclosures", dir, args, lens, verify ? 2 : 1, &reply) ==
+	if (kx_ctl_request("disclosures", dir, args, lens, verify ? 2 : 1, &reply) ==
 	    -1)
 		goto done;
 	if (kx_json_to_mp(&mp, (const char *)reply.data, reply.len, NULL,
@@ -490,7 +447,7 @@ kx_ctl_cmd_disclose(int argc, char **argv)
 		{ "data", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*dir = default_node(), *cat = NULL, *pur = NULL;
+	const char	*dir = kx_ctl_node(NULL), *cat = NULL, *pur = NULL;
 	const char	*file = NULL, *data = NULL;
 	const void	*args[5];
 	size_t		 lens[5], i;
@@ -516,7 +473,7 @@ kx_ctl_cmd_disclose(int argc, char **argv)
 		}
 	}
 	if (optind != argc || (file == NULL) == (data == NULL)) {
-		usage_err("disclose", "usage: kaga-ctl disclose --category C "
+		kx_ctl_err("disclose", "usage: kaga-ctl disclose --category C "
 		    "--purpose P --recipient R --file F|--data TEXT "
 		    "[--node DIR] [--json]");
 		return EXIT_USAGE;
@@ -539,7 +496,7 @@ kx_ctl_cmd_disclose(int argc, char **argv)
 		lens[i] = strlen(args[i]);
 	args[4] = payload.data != NULL ? (const void *)payload.data : "";
 	lens[4] = payload.len;
-	if (call("disclose", dir, args, lens, 5, &reply) == -1)
+	if (kx_ctl_request("disclose", dir, args, lens, 5, &reply) == -1)
 		goto done;
 	rc = 0;
 	if (json)
@@ -582,7 +539,7 @@ kx_ctl_cmd_rekey(int argc, char **argv)
 		}
 	}
 	if (dir == NULL || optind != argc) {
-		usage_err("rekey", "usage: kaga-ctl rekey --data-dir DIR "
+		kx_ctl_err("rekey", "usage: kaga-ctl rekey --data-dir DIR "
 		    "(with kaga-node stopped)");
 		return EXIT_USAGE;
 	}

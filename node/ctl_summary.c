@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "ctl_summary.h"
 #include "ctlclient.h"
+#include "ctlutil.h"
 #include "json.h"
 #include "mp.h"
 #include "summary.h"
@@ -31,52 +32,6 @@
 
 enum { OUT_JSON, OUT_CSV, OUT_NGSI };
 
-static void
-err_cmd(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-err_cmd(const char *cmd, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "kaga-ctl %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static int
-slurp(const char *path, kx_buf_t *b)
-{
-	FILE	*f;
-	uint8_t	 chunk[65536];
-	size_t	 n;
-
-	kx_buf_reset(b);
-	if ((f = fopen(path, "rb")) == NULL)
-		return -1;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (kx_buf_append(b, chunk, n) == -1) {
-			fclose(f);
-			errno = ENOMEM;
-			return -1;
-		}
-		if (b->len > FILE_MAX) {
-			fclose(f);
-			errno = EFBIG;
-			return -1;
-		}
-	}
-	if (ferror(f)) {
-		fclose(f);
-		errno = EIO;
-		return -1;
-	}
-	fclose(f);
-	return 0;
-}
 
 /* Prints s in the format asked: JSON is one body per day, one a line. */
 static int
@@ -99,13 +54,13 @@ print(const char *cmd, const kx_summary_t *s, int fmt)
 				kx_buf_putc(&out, '\n');
 			}
 	if (rc == -1 || out.oom) {
-		err_cmd(cmd, "out of memory");
+		kx_ctl_err(cmd, "out of memory");
 		kx_buf_free(&out);
 		return EXIT_FAIL;
 	}
 	if ((out.len > 0 && fwrite(out.data, 1, out.len, stdout) != out.len) ||
 	    fflush(stdout) != 0) {
-		err_cmd(cmd, "stdout: %s", strerror(errno));
+		kx_ctl_err(cmd, "stdout: %s", strerror(errno));
 		rc = EXIT_FAIL;
 	}
 	kx_buf_free(&out);
@@ -180,7 +135,7 @@ kx_ctl_cmd_aggregate(int argc, char **argv)
 		case 'i': path = optarg; break;
 		case 'e':
 			if (parse_eps(optarg, &p.eps_milli) == -1) {
-				err_cmd(cmd, "--epsilon: a decimal number, 0 to "
+				kx_ctl_err(cmd, "--epsilon: a decimal number, 0 to "
 				    "1000, at most 3 decimals (0: no noise)");
 				return EXIT_USAGE;
 			}
@@ -191,13 +146,13 @@ kx_ctl_cmd_aggregate(int argc, char **argv)
 		}
 	}
 	if (bad || path == NULL || optind != argc) {
-		err_cmd(cmd, "usage: kaga-ctl aggregate --input FILE "
+		kx_ctl_err(cmd, "usage: kaga-ctl aggregate --input FILE "
 		    "[--epsilon E] [--csv|--ngsi]");
 		return EXIT_USAGE;
 	}
 	kx_buf_init(&text);
-	if (slurp(path, &text) == -1) {
-		err_cmd(cmd, "%s: %s", path, strerror(errno));
+	if (kx_ctl_slurp(path, FILE_MAX, &text) == -1) {
+		kx_ctl_err(cmd, "%s: %s", path, strerror(errno));
 		kx_buf_free(&text);
 		return EXIT_FAIL;
 	}
@@ -210,7 +165,7 @@ kx_ctl_cmd_aggregate(int argc, char **argv)
 	if (rc != KX_SUM_OK) {
 		if (rc == KX_SUM_ENOMEM)
 			snprintf(err, sizeof(err), "out of memory");
-		err_cmd(cmd, "%s: %s", path, err);
+		kx_ctl_err(cmd, "%s: %s", path, err);
 		return rc == KX_SUM_ENOMEM ? EXIT_FAIL : EXIT_USAGE;
 	}
 	rc = print(cmd, s, fmt);
@@ -219,14 +174,6 @@ kx_ctl_cmd_aggregate(int argc, char **argv)
 }
 
 /* ---- summary ------------------------------------------------------------ */
-
-static const char *
-default_node(void)
-{
-	const char	*d = getenv("KAGA_NODE");
-
-	return d != NULL && d[0] != '\0' ? d : "/var/lib/kaga";
-}
 
 /* The reply, a JSON array of bodies, into s. */
 static int
@@ -243,12 +190,12 @@ read_reply(const char *cmd, const kx_buf_t *reply, kx_summary_t *s)
 	kx_buf_init(&mp);
 	if (kx_json_to_mp(&mp, reply->len ? (const char *)reply->data : "",
 	    reply->len, NULL, err, sizeof(err)) == -1) {
-		err_cmd(cmd, "the node's reply: %s", err);
+		kx_ctl_err(cmd, "the node's reply: %s", err);
 		goto out;
 	}
 	kx_mp_cur_init(&c, mp.data, mp.len);
 	if (kx_mp_read(&c, &arr) != KX_MP_OK || arr.kind != KX_MP_ARRAY) {
-		err_cmd(cmd, "the node's reply: not an array");
+		kx_ctl_err(cmd, "the node's reply: not an array");
 		goto out;
 	}
 	for (i = 0; i < arr.len; i++) {
@@ -256,7 +203,7 @@ read_reply(const char *cmd, const kx_buf_t *reply, kx_summary_t *s)
 		if (kx_mp_skip(&c, KX_MP_MAX_DEPTH) != KX_MP_OK ||
 		    kx_summary_add_body(s, start, (size_t)(c.p - start), err,
 		    sizeof(err)) != KX_SUM_OK) {
-			err_cmd(cmd, "summary part %u: %s", i + 1, err);
+			kx_ctl_err(cmd, "summary part %u: %s", i + 1, err);
 			goto out;
 		}
 	}
@@ -276,7 +223,7 @@ kx_ctl_cmd_summary(int argc, char **argv)
 		{ "ngsi", no_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*cmd = "summary", *dir = default_node(), *day = NULL;
+	const char	*cmd = "summary", *dir = kx_ctl_node(NULL), *day = NULL;
 	const void	*args[2] = { "summary", NULL };
 	size_t		 lens[2] = { 7, 0 };
 	kx_summary_t	*s = NULL;
@@ -297,12 +244,12 @@ kx_ctl_cmd_summary(int argc, char **argv)
 		}
 	}
 	if (bad || optind != argc) {
-		err_cmd(cmd, "usage: kaga-ctl summary [--node DIR] "
+		kx_ctl_err(cmd, "usage: kaga-ctl summary [--node DIR] "
 		    "[--day YYYY-MM-DD] [--csv|--ngsi]");
 		return EXIT_USAGE;
 	}
 	if (day != NULL && kx_sum_day_parse(day, strlen(day), &d) == -1) {
-		err_cmd(cmd, "--day: a date, YYYY-MM-DD");
+		kx_ctl_err(cmd, "--day: a date, YYYY-MM-DD");
 		return EXIT_USAGE;
 	}
 	if (day != NULL) {
@@ -312,20 +259,20 @@ kx_ctl_cmd_summary(int argc, char **argv)
 	kx_buf_init(&reply);
 	if (kx_ctl_call(dir, args, lens, day ? 2 : 1, 30000, &ok, &reply, err,
 	    sizeof(err)) == -1) {
-		err_cmd(cmd, "%s", err);
+		kx_ctl_err(cmd, "%s", err);
 		goto out;
 	}
 	if (!ok) {
-		err_cmd(cmd, "the node refused: %.*s", (int)reply.len,
+		kx_ctl_err(cmd, "the node refused: %.*s", (int)reply.len,
 		    reply.data ? (const char *)reply.data : "");
 		goto out;
 	}
 	if ((s = kx_summary_new()) == NULL) {
-		err_cmd(cmd, "out of memory");
+		kx_ctl_err(cmd, "out of memory");
 		goto out;
 	}
 	if ((rc = read_reply(cmd, &reply, s)) == -1) {
-		err_cmd(cmd, "no summary%s%s in the node's store",
+		kx_ctl_err(cmd, "no summary%s%s in the node's store",
 		    day ? " for " : "", day ? day : "");
 		rc = EXIT_FAIL;
 		goto out;

@@ -27,6 +27,7 @@
 #include "body.h"
 #include "buf.h"
 #include "ctlclient.h"
+#include "ctlutil.h"
 #include "ctl_admin.h"
 #include "ctl_community.h"
 #include "ctl_market.h"
@@ -99,21 +100,6 @@ usage(void)
 	    "[--unit N] [--json]\n");
 }
 
-static void
-err_usage(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-err_usage(const char *cmd, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "kaga-ctl %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static int64_t
 now_ms(void)
@@ -172,7 +158,7 @@ static int
 parse_pk(const char *cmd, const char *opt, const char *hex, uint8_t *pk)
 {
 	if (kx_unhex(pk, KX_PK_LEN, hex) == -1) {
-		err_usage(cmd, "%s: expected 64 lowercase hex digits", opt);
+		kx_ctl_err(cmd, "%s: expected 64 lowercase hex digits", opt);
 		return -1;
 	}
 	return 0;
@@ -210,7 +196,7 @@ cmd_keygen(int argc, char **argv)
 		out = optarg;
 	}
 	if (out == NULL || optind != argc) {
-		err_usage("keygen", "usage: kaga-ctl keygen --out DIR");
+		kx_ctl_err("keygen", "usage: kaga-ctl keygen --out DIR");
 		return EXIT_USAGE;
 	}
 	if (kx_key_generate(out, pk, &why) == -1) {
@@ -252,7 +238,7 @@ cmd_sign(int argc, char **argv)
 		case 'b': json = optarg; break;
 		case 'T':
 			if (parse_i64(optarg, &ts) == -1) {
-				err_usage("sign", "--ts: not an integer (ms)");
+				kx_ctl_err("sign", "--ts: not an integer (ms)");
 				return EXIT_USAGE;
 			}
 			break;
@@ -262,25 +248,25 @@ cmd_sign(int argc, char **argv)
 	}
 	if (key == NULL || dir == NULL || type == NULL || json == NULL ||
 	    optind != argc) {
-		err_usage("sign", "usage: kaga-ctl sign --key FILE --store DIR "
+		kx_ctl_err("sign", "usage: kaga-ctl sign --key FILE --store DIR "
 		    "--type T --body JSON [--ts MS]");
 		return EXIT_USAGE;
 	}
 	if (strlen(type) > KX_TYPE_MAX || type[0] == '\0') {
-		err_usage("sign", "--type: 1 to %d bytes", KX_TYPE_MAX);
+		kx_ctl_err("sign", "--type: 1 to %d bytes", KX_TYPE_MAX);
 		return EXIT_USAGE;
 	}
 	kx_buf_init(&body);
 	kx_buf_init(&wire);
 	if (kx_json_to_mp(&body, json, strlen(json), kx_body_bin_paths(type),
 	    err, sizeof(err)) == -1) {
-		err_usage("sign", "--body: %s", err);
+		kx_ctl_err("sign", "--body: %s", err);
 		rc = EXIT_USAGE;
 		goto done;
 	}
 	if (body.len == 0 || !((body.data[0] & 0xf0) == 0x80 ||
 	    body.data[0] == 0xde || body.data[0] == 0xdf)) {
-		err_usage("sign", "--body: must be a JSON object");
+		kx_ctl_err("sign", "--body: must be a JSON object");
 		rc = EXIT_USAGE;
 		goto done;
 	}
@@ -348,7 +334,7 @@ cmd_verify(int argc, char **argv)
 	int		 i, bad = 0;
 
 	if (argc < 2) {
-		err_usage("verify", "usage: kaga-ctl verify FILE...");
+		kx_ctl_err("verify", "usage: kaga-ctl verify FILE...");
 		return EXIT_USAGE;
 	}
 	kx_buf_init(&in);
@@ -443,7 +429,7 @@ cmd_import(int argc, char **argv)
 		case 's': dir = optarg; break;
 		case 'o':
 			if (nops == 16) {
-				err_usage("import", "at most 16 --operator");
+				kx_ctl_err("import", "at most 16 --operator");
 				return EXIT_USAGE;
 			}
 			if (parse_pk("import", "--operator", optarg,
@@ -453,7 +439,7 @@ cmd_import(int argc, char **argv)
 			break;
 		case 'n':
 			if (parse_i64(optarg, &now) == -1) {
-				err_usage("import", "--now: not an integer (ms)");
+				kx_ctl_err("import", "--now: not an integer (ms)");
 				return EXIT_USAGE;
 			}
 			break;
@@ -462,7 +448,7 @@ cmd_import(int argc, char **argv)
 		}
 	}
 	if (dir == NULL || optind >= argc) {
-		err_usage("import", "usage: kaga-ctl import --store DIR "
+		kx_ctl_err("import", "usage: kaga-ctl import --store DIR "
 		    "--operator HEX [--now MS] FILE...");
 		return EXIT_USAGE;
 	}
@@ -475,7 +461,7 @@ cmd_import(int argc, char **argv)
 			goto done;
 		}
 	if (kx_store_operator_count(st) == 0) {
-		err_usage("import", "no operator key: give --operator HEX");
+		kx_ctl_err("import", "no operator key: give --operator HEX");
 		rc = EXIT_USAGE;
 		goto done;
 	}
@@ -564,7 +550,7 @@ store_cmd_args(const char *cmd, int argc, char **argv, const char **dir,
 		}
 	}
 	if (*dir == NULL || optind != argc) {
-		err_usage(cmd, "usage: kaga-ctl %s --store DIR%s", cmd,
+		kx_ctl_err(cmd, "usage: kaga-ctl %s --store DIR%s", cmd,
 		    author ? " [--author HEX]" : "");
 		return -1;
 	}
@@ -572,7 +558,6 @@ store_cmd_args(const char *cmd, int argc, char **argv, const char **dir,
 }
 
 static int	log_online(const char *, const char *, int);
-static const char *default_node(void);
 
 static int
 cmd_log(int argc, char **argv)
@@ -600,7 +585,7 @@ cmd_log(int argc, char **argv)
 		}
 	}
 	if (optind != argc || (dir != NULL && node != NULL)) {
-		err_usage("log", "usage: kaga-ctl log --store DIR "
+		kx_ctl_err("log", "usage: kaga-ctl log --store DIR "
 		    "[--author HEX] | log [--node DIR] [--author HEX] "
 		    "[--json]");
 		return EXIT_USAGE;
@@ -608,7 +593,7 @@ cmd_log(int argc, char **argv)
 	if (ahex != NULL && parse_pk("log", "--author", ahex, author) == -1)
 		return EXIT_USAGE;
 	if (dir == NULL)
-		return log_online(node ? node : default_node(), ahex, json);
+		return log_online(node ? node : kx_ctl_node(NULL), ahex, json);
 	if ((st = open_store("log", dir)) == NULL)
 		return 1;
 	kx_buf_init(&out);
@@ -697,35 +682,6 @@ cmd_fsck(int argc, char **argv)
 }
 
 /* ---- against a running node ----------------------------------------- */
-
-static const char *
-default_node(void)
-{
-	const char	*d = getenv("KAGA_NODE");
-
-	return d != NULL && d[0] != '\0' ? d : "/var/lib/kaga";
-}
-
-/* Calls the node; prints an error and returns -1 when it fails. */
-static int
-node_call(const char *cmd, const char *dir, const void *const *args,
-    const size_t *lens, size_t n, kx_buf_t *reply)
-{
-	char	 err[512];
-	bool	 ok = false;
-
-	if (kx_ctl_call(dir, args, lens, n, 30000, &ok, reply, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "kaga-ctl %s: %s\n", cmd, err);
-		return -1;
-	}
-	if (!ok) {
-		fprintf(stderr, "kaga-ctl %s: the node refused: %s\n", cmd,
-		    reply->data ? (char *)reply->data : "");
-		return -1;
-	}
-	return 0;
-}
 
 /* Reads key from a JSON object converted to msgpack. */
 static bool
@@ -824,7 +780,7 @@ cmd_status(int argc, char **argv)
 	};
 	const void	*args[1] = { "status" };
 	size_t		 lens[1] = { 6 };
-	const char	*dir = default_node();
+	const char	*dir = kx_ctl_node(NULL);
 	kx_buf_t	 reply;
 	int		 ch, json = 0, rc = 1;
 
@@ -836,12 +792,12 @@ cmd_status(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		err_usage("status", "usage: kaga-ctl status [--node DIR] "
+		kx_ctl_err("status", "usage: kaga-ctl status [--node DIR] "
 		    "[--json]");
 		return EXIT_USAGE;
 	}
 	kx_buf_init(&reply);
-	if (node_call("status", dir, args, lens, 1, &reply) == 0) {
+	if (kx_ctl_request("status", dir, args, lens, 1, &reply) == 0) {
 		if (json)
 			printf("%s\n", (const char *)reply.data);
 		else
@@ -862,7 +818,7 @@ cmd_ledger(int argc, char **argv)
 	};
 	const void	*args[2] = { "ledger", NULL };
 	size_t		 lens[2] = { 6, 0 };
-	const char	*dir = default_node(), *acct = NULL;
+	const char	*dir = kx_ctl_node(NULL), *acct = NULL;
 	kx_buf_t	 reply;
 	uint8_t		 pk[KX_PK_LEN];
 	int		 ch, rc = 1;
@@ -875,13 +831,13 @@ cmd_ledger(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		err_usage("ledger", "usage: kaga-ctl ledger [--node DIR] "
+		kx_ctl_err("ledger", "usage: kaga-ctl ledger [--node DIR] "
 		    "[--account HEX|operator|grid]");
 		return EXIT_USAGE;
 	}
 	if (acct != NULL && strcmp(acct, "operator") != 0 &&
 	    strcmp(acct, "grid") != 0 && kx_unhex(pk, KX_PK_LEN, acct) == -1) {
-		err_usage("ledger", "--account: not a key (64 lowercase hex "
+		kx_ctl_err("ledger", "--account: not a key (64 lowercase hex "
 		    "digits), operator or grid");
 		return EXIT_USAGE;
 	}
@@ -890,7 +846,7 @@ cmd_ledger(int argc, char **argv)
 		lens[1] = strlen(acct);
 	}
 	kx_buf_init(&reply);
-	if (node_call("ledger", dir, args, lens, acct ? 2 : 1, &reply) == 0) {
+	if (kx_ctl_request("ledger", dir, args, lens, acct ? 2 : 1, &reply) == 0) {
 		printf("%s\n", (const char *)reply.data);
 		rc = 0;
 	}
@@ -908,7 +864,7 @@ cmd_publish(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*dir = default_node(), *type = NULL, *json = NULL;
+	const char	*dir = kx_ctl_node(NULL), *type = NULL, *json = NULL;
 	const void	*args[3];
 	size_t		 lens[3];
 	kx_buf_t	 body, reply, mp;
@@ -928,7 +884,7 @@ cmd_publish(int argc, char **argv)
 	}
 	if (type == NULL || json == NULL || optind != argc ||
 	    strlen(type) > KX_TYPE_MAX || type[0] == '\0') {
-		err_usage("publish", "usage: kaga-ctl publish --type T "
+		kx_ctl_err("publish", "usage: kaga-ctl publish --type T "
 		    "--body JSON [--node DIR] [--json]");
 		return EXIT_USAGE;
 	}
@@ -939,7 +895,7 @@ cmd_publish(int argc, char **argv)
 	    err, sizeof(err)) == -1 || body.len == 0 ||
 	    !((body.data[0] & 0xf0) == 0x80 || body.data[0] == 0xde ||
 	    body.data[0] == 0xdf)) {
-		err_usage("publish", "--body: %s", body.len ? err :
+		kx_ctl_err("publish", "--body: %s", body.len ? err :
 		    "must be a JSON object");
 		rc = EXIT_USAGE;
 		goto done;
@@ -950,7 +906,7 @@ cmd_publish(int argc, char **argv)
 	lens[1] = strlen(type);
 	args[2] = body.data;
 	lens[2] = body.len;
-	if (node_call("publish", dir, args, lens, 3, &reply) == 0) {
+	if (kx_ctl_request("publish", dir, args, lens, 3, &reply) == 0) {
 		if (jout)
 			printf("%s\n", (const char *)reply.data);
 		else if (kx_json_to_mp(&mp, (const char *)reply.data,
@@ -986,7 +942,7 @@ log_online(const char *dir, const char *ahex, int json)
 
 	kx_buf_init(&reply);
 	kx_buf_init(&mp);
-	if (node_call("log", dir, args, lens, ahex ? 2 : 1, &reply) == 0) {
+	if (kx_ctl_request("log", dir, args, lens, ahex ? 2 : 1, &reply) == 0) {
 		rc = 0;
 		if (json)
 			fwrite(reply.data, 1, reply.len, stdout);
