@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "ctl_community.h"
 #include "ctlclient.h"
+#include "ctlutil.h"
 #include "envelope.h"
 #include "json.h"
 #include "mp.h"
@@ -32,29 +33,6 @@
 #define EXIT_USAGE	2
 #define TIMEOUT_MS	30000
 
-static void
-usage_err(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-usage_err(const char *cmd, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "kaga-ctl %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static const char *
-default_node(void)
-{
-	const char	*d = getenv("KAGA_NODE");
-
-	return d != NULL && d[0] != '\0' ? d : "/var/lib/kaga";
-}
 
 /* Strict decimal integer in [lo, hi]: 0 or -1. */
 static int
@@ -79,7 +57,7 @@ parse_cur(const char *cmd, const char *s, int *cur)
 	else if (strcmp(s, "time") == 0)
 		*cur = KX_CUR_TIME;
 	else {
-		usage_err(cmd, "--cur: health or time");
+		kx_ctl_err(cmd, "--cur: health or time");
 		return -1;
 	}
 	return 0;
@@ -89,7 +67,7 @@ static int
 parse_key(const char *cmd, const char *opt, const char *s, uint8_t *pk)
 {
 	if (strlen(s) != 2 * KX_PK_LEN || kx_unhex(pk, KX_PK_LEN, s) == -1) {
-		usage_err(cmd, "%s: expected a key, 64 lowercase hex digits",
+		kx_ctl_err(cmd, "%s: expected a key, 64 lowercase hex digits",
 		    opt);
 		return -1;
 	}
@@ -103,27 +81,6 @@ pack_str(msgpack_packer *pk, const char *s, size_t n)
 	msgpack_pack_str_body(pk, s, n);
 }
 
-/* Sends parts to the node; prints why and returns -1 when it fails. */
-static int
-call(const char *cmd, const char *dir, const void *const *args,
-    const size_t *lens, size_t n, kx_buf_t *reply)
-{
-	char	 err[512];
-	bool	 ok = false;
-
-	if (kx_ctl_call(dir, args, lens, n, TIMEOUT_MS, &ok, reply, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "kaga-ctl %s: %s\n", cmd, err);
-		return -1;
-	}
-	if (!ok) {
-		fprintf(stderr, "kaga-ctl %s: the node refused: %s\n", cmd,
-		    reply->data ? (char *)reply->data : "");
-		return -1;
-	}
-	return 0;
-}
-
 static int
 community(const char *cmd, const char *dir, const char *sub,
     const kx_buf_t *args, kx_buf_t *reply)
@@ -131,7 +88,7 @@ community(const char *cmd, const char *dir, const char *sub,
 	const void	*a[3] = { "community", sub, args->data };
 	size_t		 l[3] = { 9, strlen(sub), args->len };
 
-	return call(cmd, dir, a, l, 3, reply);
+	return kx_ctl_request(cmd, dir, a, l, 3, reply);
 }
 
 /* ---- reading the reply ---------------------------------------------- */
@@ -258,7 +215,7 @@ kx_ctl_cmd_balance(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*dir = default_node();
+	const char	*dir = kx_ctl_node(NULL);
 	msgpack_packer	 pk;
 	kx_buf_t	 args, reply;
 	uint8_t		 of[KX_PK_LEN];
@@ -281,7 +238,7 @@ kx_ctl_cmd_balance(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		usage_err("balance", "usage: kaga-ctl balance [--node DIR] "
+		kx_ctl_err("balance", "usage: kaga-ctl balance [--node DIR] "
 		    "[--cur health|time] [--of HEX] [--json]");
 		return EXIT_USAGE;
 	}
@@ -326,7 +283,7 @@ kx_ctl_cmd_pay(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*dir = default_node(), *memo = NULL, *cs, *st, *tos;
+	const char	*dir = kx_ctl_node(NULL), *memo = NULL, *cs, *st, *tos;
 	msgpack_packer	 pk;
 	kx_buf_t	 args, reply, mp;
 	kx_mp_val_t	 top, v;
@@ -351,7 +308,7 @@ kx_ctl_cmd_pay(int argc, char **argv)
 			break;
 		case 'a':
 			if (parse_int(optarg, 1, UINT32_MAX, &amount) == -1) {
-				usage_err("pay", "--amount: an integer from 1 "
+				kx_ctl_err("pay", "--amount: an integer from 1 "
 				    "to 4294967295 (points or minutes)");
 				return EXIT_USAGE;
 			}
@@ -360,7 +317,7 @@ kx_ctl_cmd_pay(int argc, char **argv)
 			memo = optarg;
 			if (strlen(memo) > 140 || !kx_utf8_valid(
 			    (const uint8_t *)memo, strlen(memo))) {
-				usage_err("pay", "--memo: UTF-8 text of at most "
+				kx_ctl_err("pay", "--memo: UTF-8 text of at most "
 				    "140 bytes");
 				return EXIT_USAGE;
 			}
@@ -370,7 +327,7 @@ kx_ctl_cmd_pay(int argc, char **argv)
 		}
 	}
 	if (optind != argc || cur == -1 || !has_to || amount == 0) {
-		usage_err("pay", "usage: kaga-ctl pay --cur health|time --to HEX "
+		kx_ctl_err("pay", "usage: kaga-ctl pay --cur health|time --to HEX "
 		    "--amount N [--memo TEXT] [--node DIR] [--json]");
 		return EXIT_USAGE;
 	}
@@ -483,7 +440,7 @@ kx_ctl_cmd_history(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*dir = default_node();
+	const char	*dir = kx_ctl_node(NULL);
 	msgpack_packer	 pk;
 	kx_buf_t	 args, reply;
 	uint8_t		 of[KX_PK_LEN];
@@ -506,7 +463,7 @@ kx_ctl_cmd_history(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		usage_err("history", "usage: kaga-ctl history [--node DIR] "
+		kx_ctl_err("history", "usage: kaga-ctl history [--node DIR] "
 		    "[--cur health|time] [--of HEX] [--json]");
 		return EXIT_USAGE;
 	}
@@ -588,7 +545,7 @@ kx_ctl_cmd_listings(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*dir = default_node();
+	const char	*dir = kx_ctl_node(NULL);
 	kx_buf_t	 args, reply;
 	int		 ch, json = 0, rc = EXIT_FAIL;
 
@@ -600,7 +557,7 @@ kx_ctl_cmd_listings(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		usage_err("listings", "usage: kaga-ctl listings [--node DIR] "
+		kx_ctl_err("listings", "usage: kaga-ctl listings [--node DIR] "
 		    "[--json]");
 		return EXIT_USAGE;
 	}
@@ -635,7 +592,7 @@ kx_ctl_cmd_list(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*dir = default_node(), *title = NULL, *area = NULL;
+	const char	*dir = kx_ctl_node(NULL), *title = NULL, *area = NULL;
 	const char	*kind = NULL;
 	const void	*a[3];
 	size_t		 l[3];
@@ -653,7 +610,7 @@ kx_ctl_cmd_list(int argc, char **argv)
 		case 'O':
 		case 'W':
 			if (kind != NULL) {
-				usage_err("list", "one of --offer or --want");
+				kx_ctl_err("list", "one of --offer or --want");
 				return EXIT_USAGE;
 			}
 			kind = ch == 'O' ? "offer" : "want";
@@ -663,7 +620,7 @@ kx_ctl_cmd_list(int argc, char **argv)
 			if (strlen(title) == 0 || strlen(title) > 80 ||
 			    !kx_utf8_valid((const uint8_t *)title,
 			    strlen(title))) {
-				usage_err("list", "--title: UTF-8 text of 1 to "
+				kx_ctl_err("list", "--title: UTF-8 text of 1 to "
 				    "80 bytes");
 				return EXIT_USAGE;
 			}
@@ -672,14 +629,14 @@ kx_ctl_cmd_list(int argc, char **argv)
 			area = optarg;
 			if (strlen(area) > 32 || !kx_utf8_valid(
 			    (const uint8_t *)area, strlen(area))) {
-				usage_err("list", "--area: UTF-8 text of at most "
+				kx_ctl_err("list", "--area: UTF-8 text of at most "
 				    "32 bytes");
 				return EXIT_USAGE;
 			}
 			break;
 		case 'u':
 			if (parse_int(optarg, 0, INT64_MAX, &until) == -1) {
-				usage_err("list", "--until: ms since the epoch, "
+				kx_ctl_err("list", "--until: ms since the epoch, "
 				    "0 for no end");
 				return EXIT_USAGE;
 			}
@@ -689,7 +646,7 @@ kx_ctl_cmd_list(int argc, char **argv)
 		}
 	}
 	if (optind != argc || kind == NULL || title == NULL) {
-		usage_err("list", "usage: kaga-ctl list --offer|--want --title T "
+		kx_ctl_err("list", "usage: kaga-ctl list --offer|--want --title T "
 		    "[--area A] [--until MS] [--node DIR] [--json]");
 		return EXIT_USAGE;
 	}
@@ -716,7 +673,7 @@ kx_ctl_cmd_list(int argc, char **argv)
 	l[1] = 7;
 	a[2] = body.data;
 	l[2] = body.len;
-	if (body.oom || call("list", dir, a, l, 3, &reply) == -1)
+	if (body.oom || kx_ctl_request("list", dir, a, l, 3, &reply) == -1)
 		goto done;
 	rc = 0;
 	if (json)

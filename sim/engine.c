@@ -142,8 +142,8 @@ typedef struct {
 	uint64_t	 stamp;		/* a number for each generated slot */
 	size_t		 js;		/* settlement of slot js */
 	size_t		 nsc;		/* its chunks (0: none) */
-	size_t		 ntask;
-	atomic_size_t	 next;
+	size_t		 ntask;		/* generation blocks, then settlement */
+	_Atomic uint64_t range;		/* tasks not taken: [lo, hi), hi << 32 */
 } phase_t;
 
 struct kx_sim {
@@ -434,8 +434,10 @@ make_order(kx_sim_t *S, kx_order_t *o, uint8_t *side, size_t m, size_t j,
 	if (!S->plain && me->stamp == stamp && me->key == key) {
 		o->side = me->side;
 		o->n = me->n;
-		memcpy(o->wh, me->wh, me->n * sizeof(o->wh[0]));
-		memcpy(o->price, me->price, me->n * sizeof(o->price[0]));
+		for (k = 0; k < me->n; k++) {	/* n <= 16: no memcpy call */
+			o->wh[k] = me->wh[k];
+			o->price[k] = me->price[k];
+		}
 		r = KX_STRAT_OK;
 	} else {
 		r = kx_strat_order(o, &fc, batt, &S->own[x->type], &S->mp,
@@ -445,8 +447,10 @@ make_order(kx_sim_t *S, kx_order_t *o, uint8_t *side, size_t m, size_t j,
 			me->key = key;
 			me->side = o->side;
 			me->n = o->n;
-			memcpy(me->wh, o->wh, o->n * sizeof(o->wh[0]));
-			memcpy(me->price, o->price, o->n * sizeof(o->price[0]));
+			for (k = 0; k < o->n; k++) {
+				me->wh[k] = o->wh[k];
+				me->price[k] = o->price[k];
+			}
 		}
 	}
 	if (r != KX_STRAT_OK) {
@@ -496,12 +500,12 @@ live(kx_sim_t *S, size_t m, unsigned s0, unsigned s1, uint64_t *imp,
     uint64_t *exp, worker_t *w, bool count)
 {
 	const kx_scen_t	*sc = S->sc;
-	member_t	*x = &S->mb[m];
+	member_t	*restrict x = &S->mb[m];
 	const arch_t	*a = &S->arch[x->arch];
 	const kx_scen_type_t *ty = &sc->type[x->type];
 	const kx_wx_t	*wx = &S->wx[S->day * KX_HH];
-	gacc_t		*g = &w->g;
-	dacc_t		*d = w->d;
+	gacc_t		*restrict g = &w->g;
+	dacc_t		*restrict d = w->d;
 	double		 noise = (double)sc->load_noise_permille / 1000.0;
 	double		 L, P, dayf = 1.0;
 	uint64_t	 hs, hd = 0, li, pi, c, dd, room, I = 0, E = 0, low;
@@ -826,23 +830,47 @@ task_settle(kx_sim_t *S, worker_t *w, size_t task)
 
 /* ---- phases and threads -------------------------------------------- */
 
+/*
+ * Takes the next task: from the front of the phase's list (generation
+ * blocks in member order, then settlement tasks) or from its back.
+ * Returns false when none is left.
+ */
+static bool
+take(phase_t *ph, bool back, size_t *t)
+{
+	uint64_t	 r = atomic_load(&ph->range), lo, hi, nr;
+
+	do {
+		lo = r & 0xffffffffu;
+		hi = r >> 32;
+		if (lo >= hi)
+			return false;
+		nr = back ? (hi - 1) << 32 | lo : hi << 32 | (lo + 1);
+	} while (!atomic_compare_exchange_weak(&ph->range, &r, nr));
+	*t = (size_t)(back ? hi - 1 : lo);
+	return true;
+}
+
+/*
+ * A thread's share of a phase. Thread 0 clears first and then works
+ * from the back of the list, the others from its front: each member's
+ * data (its state, its orders, meters and bills) then mostly stays in
+ * one core's cache from slot to slot, instead of moving with whichever
+ * thread took its block.
+ */
 static void
 work(kx_sim_t *S, worker_t *w)
 {
-	size_t		 t, c0 = S->ph.clear ? 1 : 0;
+	size_t	 t;
+	bool	 back = w->id == 0;
 
-	for (;;) {
-		t = atomic_fetch_add(&S->ph.next, 1);
-		if (t >= S->ph.ntask)
-			break;
-		if (t < c0)
-			task_clear(S, w);
-		else if (t - c0 < S->ph.ngb)
-			task_gen(S, w, t - c0);
+	if (back && S->ph.clear)
+		task_clear(S, w);
+	while (S->err == KX_SIM_OK && take(&S->ph, back, &t)) {
+		if (t < S->ph.ngb)
+			task_gen(S, w, t);
 		else
-			task_settle(S, w, t - c0 - S->ph.ngb);
-		if (S->err != KX_SIM_OK)	/* a stale read only delays */
-			break;
+			task_settle(S, w, t - S->ph.ngb);
 	}
 }
 
@@ -877,8 +905,8 @@ run_phase(kx_sim_t *S)
 {
 	phase_t	*ph = &S->ph;
 
-	ph->ntask = (ph->clear ? 1 : 0) + ph->ngb + ph->nsc;
-	atomic_store(&ph->next, 0);
+	ph->ntask = ph->ngb + ph->nsc;
+	atomic_store(&ph->range, (uint64_t)ph->ntask << 32);
 	if (S->nth > 1) {
 		pthread_mutex_lock(&S->mu);
 		S->gen++;

@@ -9,6 +9,7 @@
  *
  *   BENCH_SIM_DAYS=N     simulate N days instead of 365
  *   BENCH_SIM_THREADS=N  threads (default: min(2, CPUs))
+ *   BENCH_SIM_CHUNK=N    members per kx_settle call (default 16)
  *
  * Prints figures only; exits 1 if the run fails or a settlement check
  * fails (it asserts nothing about time: the machine is shared).
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "../sim/engine.h"
@@ -48,6 +50,18 @@ env_u(const char *name, unsigned def, unsigned lo, unsigned hi)
 		exit(2);
 	}
 	return (unsigned)v;
+}
+
+/* CPU seconds of the process so far (all threads, user + system). */
+static double
+cpu_s(void)
+{
+	struct rusage	 ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ns per kx_strat_order over batches of n household-like forecasts. */
@@ -109,7 +123,7 @@ main(void)
 	kx_sim_opt_t	 opt;
 	kx_sim_res_t	*res = NULL;
 	char		 err[256];
-	double		 wall, ons, yr;
+	double		 wall, ons, yr, cpu;
 	unsigned	 days = env_u("BENCH_SIM_DAYS", 365, 1, 3660);
 	int		 r;
 
@@ -117,14 +131,17 @@ main(void)
 	sc.days = days;
 	memset(&opt, 0, sizeof(opt));
 	opt.threads = env_u("BENCH_SIM_THREADS", 0, 0, 64);
+	opt.settle_chunk = env_u("BENCH_SIM_CHUNK", 0, 0, 1000000);
 	opt.progress = true;
 	printf("kaga-sim, default city, %u days of %" PRIu64 " s slots\n",
 	    days, sc.slot_s);
+	cpu = cpu_s();
 	if ((r = kx_sim_run(&res, &sc, &opt, err, sizeof(err))) !=
 	    KX_SIM_OK) {
 		fprintf(stderr, "bench_sim: %s\n", err);
 		return 1;
 	}
+	cpu = cpu_s() - cpu;
 	wall = (double)res->ns_total / 1e9;
 	yr = wall * 365.0 / days;
 	printf("  members %zu, market slots %zu, agent-slots %" PRIu64
@@ -135,6 +152,8 @@ main(void)
 	    days != 365 ? "" : "   goal: under 60 s");
 	if (days != 365)
 		printf("  a year at this pace  %8.2f s   goal: under 60 s\n", yr);
+	printf("  CPU time             %8.2f s (all threads; %.2f s of wall "
+	    "on two idle cores at best)\n", cpu, cpu / 2);
 	printf("  agent-slots per s    %8.2f M\n",
 	    (double)res->agent_slots / wall / 1e6);
 	printf("  inside kx_clear_with %8.2f s (%4.1f %% of the wall time; "
