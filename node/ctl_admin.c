@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "body.h"
 #include "buf.h"
 #include "ctl_admin.h"
@@ -607,15 +608,6 @@ kx_ctl_cmd_members(int argc, char **argv)
 	return rc;
 }
 
-static void
-be64(uint8_t *p, uint64_t v)
-{
-	int	 i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
 int
 kx_ctl_cmd_bill(int argc, char **argv)
 {
@@ -650,8 +642,8 @@ kx_ctl_cmd_bill(int argc, char **argv)
 	}
 	if (optind != argc || to == 0 || from >= to)
 		goto usage;
-	be64(fb, (uint64_t)from);
-	be64(tb, (uint64_t)to);
+	kx_be64_put(fb, (uint64_t)from);
+	kx_be64_put(tb, (uint64_t)to);
 	args[0] = "bill";
 	args[1] = fb;
 	args[2] = tb;

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bytes.h"
 #include "datakey.h"
 #include "log.h"
 #include "meterd.h"
@@ -75,27 +76,6 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-put64(uint8_t *p, int64_t v)
-{
-	uint64_t	 u = (uint64_t)v;
-	int		 i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (uint8_t)(u >> (8 * i));
-}
-
-static int64_t
-get64(const uint8_t *p)
-{
-	uint64_t	 u = 0;
-	int		 i;
-
-	for (i = 0; i < 8; i++)
-		u |= (uint64_t)p[i] << (8 * i);
-	return (int64_t)u;
-}
-
 /* "slots" key: big-endian start (sorts by time for start >= 0), name. */
 static size_t
 slot_key(uint8_t *k, int64_t start_ms, const char *name)
@@ -113,12 +93,12 @@ slot_key(uint8_t *k, int64_t start_ms, const char *name)
 static void
 slot_rec(uint8_t *v, const kx_slot_total_t *t)
 {
-	put64(v, t->len_ms);
-	put64(v + 8, t->wh[KX_SLOT_IMPORT]);
-	put64(v + 16, t->wh[KX_SLOT_EXPORT]);
-	put64(v + 24, t->wh[KX_SLOT_PV]);
-	put64(v + 32, t->covered_ms);
-	put64(v + 40, t->flags);
+	kx_le64_put(v, t->len_ms);
+	kx_le64_put(v + 8, t->wh[KX_SLOT_IMPORT]);
+	kx_le64_put(v + 16, t->wh[KX_SLOT_EXPORT]);
+	kx_le64_put(v + 24, t->wh[KX_SLOT_PV]);
+	kx_le64_put(v + 32, t->covered_ms);
+	kx_le64_put(v + 40, t->flags);
 }
 
 /* Decodes a record; -1 when it cannot be ours (a damaged file). */
@@ -132,15 +112,15 @@ slot_unrec(kx_slot_total_t *t, int64_t start_ms, const MDB_val *v)
 		return -1;
 	memset(t, 0, sizeof(*t));
 	t->start_ms = start_ms;
-	t->len_ms = get64(p);
+	t->len_ms = kx_le64_get(p);
 	for (i = 0; i < KX_SLOT_NCH; i++)
-		t->wh[i] = get64(p + 8 + 8 * i);
-	t->covered_ms = get64(p + 32);
+		t->wh[i] = kx_le64_get(p + 8 + 8 * i);
+	t->covered_ms = kx_le64_get(p + 32);
 	if (t->len_ms <= 0 || t->covered_ms < 0 || t->wh[0] < 0 ||
-	    t->wh[1] < 0 || t->wh[2] < 0 || get64(p + 40) < 0 ||
-	    get64(p + 40) > 0xff)
+	    t->wh[1] < 0 || t->wh[2] < 0 || kx_le64_get(p + 40) < 0 ||
+	    kx_le64_get(p + 40) > 0xff)
 		return -1;
-	t->flags = (uint32_t)get64(p + 40);
+	t->flags = (uint32_t)kx_le64_get(p + 40);
 	return 0;
 }
 

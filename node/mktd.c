@@ -24,6 +24,8 @@
 
 #include <sodium.h>
 
+#include "bytes.h"
+#include "mdbval.h"
 #include "body.h"
 #include "datakey.h"
 #include "envelope.h"
@@ -83,36 +85,6 @@ struct book {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static void
-be64(uint8_t *p, uint64_t v)
-{
-	int	 i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-unbe64(const uint8_t *p)
-{
-	uint64_t	 v = 0;
-	int		 i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static MDB_val
-mv(const void *p, size_t n)
-{
-	MDB_val	 v;
-
-	v.mv_data = (void *)(uintptr_t)p;
-	v.mv_size = n;
-	return v;
-}
-
 static bool
 done_get(kx_mktd_t *m, uint64_t slot, char kind, char *text, size_t tlen)
 {
@@ -121,9 +93,9 @@ done_get(kx_mktd_t *m, uint64_t slot, char kind, char *text, size_t tlen)
 	uint8_t	 key[9];
 	bool	 found = false;
 
-	be64(key, slot);
+	kx_be64_put(key, slot);
 	key[8] = (uint8_t)kind;
-	k = mv(key, 9);
+	k = kx_mdb_val(key, 9);
 	if (mdb_txn_begin(m->env, NULL, MDB_RDONLY, &txn) != 0)
 		return true;	/* unreadable: do nothing rather than twice */
 	if (mdb_get(txn, m->done, &k, &v) == 0) {
@@ -153,13 +125,13 @@ done_put(kx_mktd_t *m, uint64_t slot, char kind, int64_t now,
 
 	if (n > 256)
 		n = 256;
-	be64(key, slot);
+	kx_be64_put(key, slot);
 	key[8] = (uint8_t)kind;
-	be64(val, (uint64_t)now);
+	kx_be64_put(val, (uint64_t)now);
 	if (n > 0)
 		memcpy(val + 8, text, n);
-	k = mv(key, 9);
-	v = mv(val, 8 + n);
+	k = kx_mdb_val(key, 9);
+	v = kx_mdb_val(val, 8 + n);
 	if ((rc = mdb_txn_begin(m->env, NULL, 0, &txn)) != 0)
 		goto fail;
 	if ((rc = mdb_put(txn, m->done, &k, &v, 0)) != 0) {
@@ -192,10 +164,10 @@ dispute(kx_mktd_t *m, uint64_t slot, char kind, const char *fmt, ...)
 	va_end(ap);
 	log_warnx("market: slot %" PRIu64 ": dispute: %s", slot, text);
 	m->n_disputes_session++;
-	be64(key, slot);
+	kx_be64_put(key, slot);
 	key[8] = (uint8_t)kind;
-	k = mv(key, 9);
-	v = mv(text, strlen(text));
+	k = kx_mdb_val(key, 9);
+	v = kx_mdb_val(text, strlen(text));
 	if (mdb_txn_begin(m->env, NULL, 0, &txn) != 0)
 		return;
 	if (mdb_put(txn, m->disputes, &k, &v, 0) != 0 ||
@@ -748,7 +720,7 @@ member_reading(kx_mktd_t *m, uint64_t slot, const kx_params_t *p, int64_t now)
 
 		snprintf(text, sizeof(text), "%" PRId64 " %" PRId64,
 		    t.wh[KX_SLOT_IMPORT], t.wh[KX_SLOT_EXPORT]);
-		be64(key, slot);
+		kx_be64_put(key, slot);
 		key[8] = D_READING;
 		(void)done_put(m, slot, D_READING, now, kx_seal_text(m->dk,
 		    "ledger/done", key, 9, text, sealed, sizeof(sealed)) == 0 ?
@@ -967,25 +939,25 @@ post(kx_mktd_t *m, uint64_t slot, const kx_body_t *st, const struct book *bk,
 	if ((rc = mdb_txn_begin(m->env, NULL, 0, &txn)) != 0)
 		return -1;
 	for (o = 0; o < x.n; o++) {
-		be64(key, slot);
+		kx_be64_put(key, slot);
 		key[8] = (uint8_t)(o >> 24);
 		key[9] = (uint8_t)(o >> 16);
 		key[10] = (uint8_t)(o >> 8);
 		key[11] = (uint8_t)o;
-		k = mv(key, sizeof(key));
-		v = mv(x.rec + o * XFER_LEN, XFER_LEN);
+		k = kx_mdb_val(key, sizeof(key));
+		v = kx_mdb_val(x.rec + o * XFER_LEN, XFER_LEN);
 		if ((rc = mdb_put(txn, m->xfers, &k, &v, 0)) != 0)
 			break;
 	}
 	if (rc == 0) {
 		uint8_t	 dk[9], dv[8 + 6];
 
-		be64(dk, slot);
+		kx_be64_put(dk, slot);
 		dk[8] = D_POSTED;
-		be64(dv, 0);
+		kx_be64_put(dv, 0);
 		memcpy(dv + 8, "posted", 6);
-		k = mv(dk, 9);
-		v = mv(dv, sizeof(dv));
+		k = kx_mdb_val(dk, 9);
+		v = kx_mdb_val(dv, sizeof(dv));
 		rc = mdb_put(txn, m->done, &k, &v, 0);
 	}
 	free(x.rec);
@@ -1055,7 +1027,7 @@ check_settle(kx_mktd_t *m, uint64_t slot, int64_t now)
 		goto out;
 	}
 	/* our reading as we sent it (none: E = 0, I = Ab) */
-	be64(key, slot);
+	kx_be64_put(key, slot);
 	key[8] = D_READING;
 	if (done_get(m, slot, D_READING, text, sizeof(text)) &&
 	    kx_open_text(m->dk, "ledger/done", key, 9, text, plain,
@@ -1259,7 +1231,7 @@ kx_mktd_status(kx_mktd_t *m, kx_buf_t *b)
 			if (k.mv_size != 9 || shown == DISPUTES_SHOWN)
 				continue;
 			kx_buf_printf(b, "%s{\"slot\":%" PRIu64 ",\"what\":\"%s\","
-			    "\"text\":", shown ? "," : "", unbe64(k.mv_data),
+			    "\"text\":", shown ? "," : "", kx_be64_get(k.mv_data),
 			    ((const uint8_t *)k.mv_data)[8] == D_VERIFIED ?
 			    "clear" : "settle");
 			json_text(b, v.mv_data, v.mv_size);
@@ -1337,7 +1309,7 @@ kx_mktd_ledger(kx_mktd_t *m, const char *account, kx_buf_t *b)
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 12 || v.mv_size != XFER_LEN)
 			continue;
-		slot = unbe64(k.mv_data);
+		slot = kx_be64_get(k.mv_data);
 		r = v.mv_data;
 		acc_name(from, sizeof(from), r);
 		acc_name(to, sizeof(to), r + ACC_LEN);

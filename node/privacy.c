@@ -30,6 +30,8 @@
 
 #include <sodium.h>
 
+#include "bytes.h"
+#include "mdbval.h"
 #include "datakey.h"
 #include "log.h"
 #include "privacy.h"
@@ -154,36 +156,6 @@ kx_privacy_strerror(int e)
 
 /* ---- encoding ---------------------------------------------------------- */
 
-static void
-be_put(uint8_t *p, uint64_t v)
-{
-	int	 i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-be_get(const uint8_t *p)
-{
-	uint64_t	 v = 0;
-	int		 i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static MDB_val
-mv(const void *p, size_t n)
-{
-	MDB_val	 v;
-
-	v.mv_data = (void *)(uintptr_t)p;
-	v.mv_size = n;
-	return v;
-}
-
 /* Appends "a\0b\0c\0"; returns the bytes written. */
 static size_t
 put_names(uint8_t *p, const char *a, const char *b, const char *c)
@@ -259,9 +231,9 @@ entry_hash(uint8_t out[32], const struct entry *e)
 	crypto_generichash_init(&st, NULL, 0, 32);
 	crypto_generichash_update(&st, (const uint8_t *)HASH_TAG,
 	    strlen(HASH_TAG));
-	be_put(b, e->seq);
+	kx_be64_put(b, e->seq);
 	crypto_generichash_update(&st, b, 8);
-	be_put(b, (uint64_t)e->time_ms);
+	kx_be64_put(b, (uint64_t)e->time_ms);
 	crypto_generichash_update(&st, b, 8);
 	hash_str(&st, e->cat);
 	hash_str(&st, e->pur);
@@ -342,7 +314,7 @@ load_events(kx_privacy_t *pv, MDB_txn *txn, struct ev **out, size_t *nout,
 				    "with a malformed key");
 			continue;
 		}
-		e->id = be_get(k.mv_data);
+		e->id = kx_be64_get(k.mv_data);
 		if (nprob != NULL && e->id != expect)
 			problem(pb, nprob, "consent", e->id, "events %" PRIu64
 			    " to %" PRIu64 " are missing", expect, e->id - 1);
@@ -355,8 +327,8 @@ load_events(kx_privacy_t *pv, MDB_txn *txn, struct ev **out, size_t *nout,
 				    "decrypt (wrong data key or damaged)");
 			continue;
 		}
-		e->time_ms = (int64_t)be_get(buf + 1);
-		e->ref = be_get(buf + 9);
+		e->time_ms = (int64_t)kx_be64_get(buf + 1);
+		e->ref = kx_be64_get(buf + 9);
 		if (buf[0] == 'G' && e->ref == e->id &&
 		    get_names(buf + EV_HDR, p.mv_size - EV_HDR, e->cat, e->pur,
 		    e->rcp) == 0)
@@ -426,13 +398,13 @@ read_entry(kx_privacy_t *pv, const MDB_val *k, const MDB_val *v,
 	memset(e, 0, sizeof(*e));
 	if (k->mv_size != 8 || v->mv_size < KX_PV_CHAIN_HDR)
 		return -1;
-	e->seq = be_get(k->mv_data);
-	e->time_ms = (int64_t)be_get(p);
-	e->consent = be_get(p + 8);
+	e->seq = kx_be64_get(k->mv_data);
+	e->time_ms = (int64_t)kx_be64_get(p);
+	e->consent = kx_be64_get(p + 8);
 	memcpy(e->payload, p + 16, 32);
 	memcpy(e->prev, p + 48, 32);
 	memcpy(e->hash, p + 80, 32);
-	sk = mv(p + KX_PV_CHAIN_HDR, v->mv_size - KX_PV_CHAIN_HDR);
+	sk = kx_mdb_val(p + KX_PV_CHAIN_HDR, v->mv_size - KX_PV_CHAIN_HDR);
 	if (kx_open_mdb(pv->dk, W_CHAIN, k, &sk, buf, sizeof(buf), &pl) !=
 	    0 || get_names(buf, pl.mv_size, e->cat, e->pur, e->rcp) != 0) {
 		e->cat[0] = e->pur[0] = e->rcp[0] = '\0';
@@ -544,14 +516,14 @@ next_event(kx_privacy_t *pv, MDB_txn *txn, uint64_t *id)
 		return KX_PV_EDB;
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	if (rc == 0 && k.mv_size == 8)
-		last = be_get(k.mv_data);
+		last = kx_be64_get(k.mv_data);
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return KX_PV_EDB;
-	k = mv("consent", 7);
+	k = kx_mdb_val("consent", 7);
 	rc = mdb_get(txn, pv->meta, &k, &v);
 	if (rc == 0 && v.mv_size == 8)
-		count = be_get(v.mv_data);
+		count = kx_be64_get(v.mv_data);
 	else if (rc != 0 && rc != MDB_NOTFOUND)
 		return KX_PV_EDB;
 	*id = (last > count ? last : count) + 1;
@@ -566,16 +538,16 @@ put_event(kx_privacy_t *pv, MDB_txn *txn, uint64_t id, const uint8_t *plain,
 	uint8_t		 key[8], cnt[8], sealed[PLAIN_MAX + KX_SEAL_OVERHEAD];
 	MDB_val		 k, v, mk;
 
-	be_put(key, id);
-	k = mv(key, 8);
+	kx_be64_put(key, id);
+	k = kx_mdb_val(key, 8);
 	if (kx_seal_mdb(pv->dk, W_CONSENT, &k, plain, len, sealed,
 	    sizeof(sealed), &v) != 0)
 		return KX_PV_EARG;
-	be_put(cnt, id);
-	mk = mv("consent", 7);
+	kx_be64_put(cnt, id);
+	mk = kx_mdb_val("consent", 7);
 	if (mdb_put(txn, pv->consent, &k, &v, MDB_NOOVERWRITE) != 0)
 		return KX_PV_EDB;
-	v = mv(cnt, 8);
+	v = kx_mdb_val(cnt, 8);
 	if (mdb_put(txn, pv->meta, &mk, &v, 0) != 0)
 		return KX_PV_EDB;
 	return 0;
@@ -598,8 +570,8 @@ kx_privacy_grant(kx_privacy_t *pv, int64_t now, const char *cat,
 	if ((rc = next_event(pv, txn, id)) != 0)
 		goto fail;
 	plain[0] = 'G';
-	be_put(plain + 1, (uint64_t)now);
-	be_put(plain + 9, *id);
+	kx_be64_put(plain + 1, (uint64_t)now);
+	kx_be64_put(plain + 9, *id);
 	n = EV_HDR + put_names(plain + EV_HDR, cat, pur, rcp);
 	rc = put_event(pv, txn, *id, plain, n);
 	sodium_memzero(plain, sizeof(plain));
@@ -644,8 +616,8 @@ kx_privacy_revoke(kx_privacy_t *pv, int64_t now, uint64_t grant,
 	if ((rc = next_event(pv, txn, &id)) != 0)
 		goto fail;
 	plain[0] = 'R';
-	be_put(plain + 1, (uint64_t)now);
-	be_put(plain + 9, grant);
+	kx_be64_put(plain + 1, (uint64_t)now);
+	kx_be64_put(plain + 9, grant);
 	if ((rc = put_event(pv, txn, id, plain, sizeof(plain))) != 0)
 		goto fail;
 	free(evs);
@@ -677,10 +649,10 @@ chain_head(kx_privacy_t *pv, MDB_txn *txn, uint64_t *seq, uint8_t hash[32],
 	memset(hash, 0, 32);
 	*has_meta = false;
 	*meta_seq = 0;
-	k = mv("head", 4);
+	k = kx_mdb_val("head", 4);
 	rc = mdb_get(txn, pv->meta, &k, &v);
 	if (rc == 0 && v.mv_size == 40) {
-		*seq = *meta_seq = be_get(v.mv_data);
+		*seq = *meta_seq = kx_be64_get(v.mv_data);
 		memcpy(hash, (const uint8_t *)v.mv_data + 8, 32);
 		*has_meta = true;
 	} else if (rc != 0 && rc != MDB_NOTFOUND)
@@ -689,8 +661,8 @@ chain_head(kx_privacy_t *pv, MDB_txn *txn, uint64_t *seq, uint8_t hash[32],
 		return KX_PV_EDB;
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	if (rc == 0 && k.mv_size == 8 && v.mv_size >= KX_PV_CHAIN_HDR &&
-	    be_get(k.mv_data) > *seq) {
-		*seq = be_get(k.mv_data);
+	    kx_be64_get(k.mv_data) > *seq) {
+		*seq = kx_be64_get(k.mv_data);
 		memcpy(hash, (const uint8_t *)v.mv_data + 80, 32);
 	}
 	mdb_cursor_close(c);
@@ -728,24 +700,24 @@ append(kx_privacy_t *pv, MDB_txn *txn, int64_t now, const char *cat,
 	snprintf(e.rcp, sizeof(e.rcp), "%s", rcp);
 	crypto_generichash(e.payload, 32, payload, len, NULL, 0);
 	entry_hash(e.hash, &e);
-	be_put(val, (uint64_t)e.time_ms);
-	be_put(val + 8, e.consent);
+	kx_be64_put(val, (uint64_t)e.time_ms);
+	kx_be64_put(val + 8, e.consent);
 	memcpy(val + 16, e.payload, 32);
 	memcpy(val + 48, e.prev, 32);
 	memcpy(val + 80, e.hash, 32);
 	nn = put_names(names, cat, pur, rcp);
-	be_put(key, e.seq);
+	kx_be64_put(key, e.seq);
 	if (kx_seal_value(pv->dk, W_CHAIN, key, 8, names, nn,
 	    val + KX_PV_CHAIN_HDR, sizeof(val) - KX_PV_CHAIN_HDR, &sl) != 0)
 		return KX_PV_EARG;
-	k = mv(key, 8);
-	v = mv(val, KX_PV_CHAIN_HDR + sl);
+	k = kx_mdb_val(key, 8);
+	v = kx_mdb_val(val, KX_PV_CHAIN_HDR + sl);
 	if (mdb_put(txn, pv->chain, &k, &v, MDB_NOOVERWRITE) != 0)
 		return KX_PV_EDB;
-	be_put(head, e.seq);
+	kx_be64_put(head, e.seq);
 	memcpy(head + 8, e.hash, 32);
-	k = mv("head", 4);
-	v = mv(head, sizeof(head));
+	k = kx_mdb_val("head", 4);
+	v = kx_mdb_val(head, sizeof(head));
 	if (mdb_put(txn, pv->meta, &k, &v, 0) != 0)
 		return KX_PV_EDB;
 	*seqp = e.seq;
@@ -893,12 +865,12 @@ kx_privacy_verify(kx_privacy_t *pv, size_t *np, kx_buf_t *pb)
 		return KX_PV_EDB;
 	if (load_events(pv, txn, &evs, &n, pb, np) != 0)
 		goto fail;
-	k = mv("consent", 7);
+	k = kx_mdb_val("consent", 7);
 	if (mdb_get(txn, pv->meta, &k, &v) == 0 && v.mv_size == 8 &&
-	    (n == 0 || evs[n - 1].id < be_get(v.mv_data)))
+	    (n == 0 || evs[n - 1].id < kx_be64_get(v.mv_data)))
 		problem(pb, np, "consent", 0, "events after %" PRIu64 " are "
 		    "missing (the register counts %" PRIu64 ")", n ?
-		    evs[n - 1].id : 0, be_get(v.mv_data));
+		    evs[n - 1].id : 0, kx_be64_get(v.mv_data));
 	memset(prev, 0, sizeof(prev));
 	if (mdb_cursor_open(txn, pv->chain, &c) != 0)
 		goto fail;
@@ -907,7 +879,7 @@ kx_privacy_verify(kx_privacy_t *pv, size_t *np, kx_buf_t *pb)
 		r = read_entry(pv, &k, &v, &e);
 		if (r == -1) {
 			problem(pb, np, "chain", k.mv_size == 8 ?
-			    be_get(k.mv_data) : 0, "malformed entry");
+			    kx_be64_get(k.mv_data) : 0, "malformed entry");
 			continue;
 		}
 		any = true;

@@ -138,25 +138,29 @@ seed(net_t *net)
 	sodium_memzero(k.sk, sizeof(k.sk));
 }
 
-/* A number from the "market" part of the node's status. */
+/* A number from one part ("market", "autobid") of the node's status. */
 static long long
-mstat(const tnode_t *t, const char *key)
+part_stat(const tnode_t *t, const char *part, const char *key)
 {
 	kx_buf_t	 r;
-	char		 pat[64];
+	char		 pat[64], ppat[64];
 	const char	*h, *mk;
 	long long	 v = -1;
 
 	kx_buf_init(&r);
 	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	snprintf(ppat, sizeof(ppat), "\"%s\":", part);
 	if (tctl(t, &r, 1, "status", (size_t)6) == 0 &&
 	    kx_buf_cstr(&r) == 0 &&
-	    (mk = strstr((char *)r.data, "\"market\":")) != NULL &&
+	    (mk = strstr((char *)r.data, ppat)) != NULL &&
 	    (h = strstr(mk, pat)) != NULL)
 		v = strtoll(h + strlen(pat), NULL, 10);
 	kx_buf_free(&r);
 	return v;
 }
+
+#define mstat(t, key)	part_stat((t), "market", (key))
+#define astat(t, key)	part_stat((t), "autobid", (key))
 
 static int
 wait_mstat(const tnode_t *t, const char *key, long long want, int ms)
@@ -375,26 +379,6 @@ test_slot_end_to_end(void **state)
 	kx_buf_free(&l0);
 	kx_buf_free(&l1);
 	kx_buf_free(&l2);
-}
-
-/* A number from the "autobid" part of the node's status. */
-static long long
-astat(const tnode_t *t, const char *key)
-{
-	kx_buf_t	 r;
-	char		 pat[64];
-	const char	*h, *mk;
-	long long	 v = -1;
-
-	kx_buf_init(&r);
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	if (tctl(t, &r, 1, "status", (size_t)6) == 0 &&
-	    kx_buf_cstr(&r) == 0 &&
-	    (mk = strstr((char *)r.data, "\"autobid\":")) != NULL &&
-	    (h = strstr(mk, pat)) != NULL)
-		v = strtoll(h + strlen(pat), NULL, 10);
-	kx_buf_free(&r);
-	return v;
 }
 
 /*
