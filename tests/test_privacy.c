@@ -175,7 +175,7 @@ raw_get(struct raw *r, uint64_t seq, size_t *n)
 	MDB_val		 k = { 8, key }, v;
 	uint8_t		*p;
 
-	be_put(key, seq);
+	kx_be64_put(key, seq);
 	assert_int_equal(mdb_get(r->txn, r->chain, &k, &v), 0);
 	assert_non_null(p = malloc(v.mv_size));
 	memcpy(p, v.mv_data, v.mv_size);
@@ -189,7 +189,7 @@ raw_put(struct raw *r, uint64_t seq, const uint8_t *p, size_t n)
 	uint8_t		 key[8];
 	MDB_val		 k = { 8, key }, v = { n, (void *)(uintptr_t)p };
 
-	be_put(key, seq);
+	kx_be64_put(key, seq);
 	assert_int_equal(mdb_put(r->txn, r->chain, &k, &v, 0), 0);
 }
 
@@ -199,7 +199,7 @@ raw_del(struct raw *r, uint64_t seq)
 	uint8_t		 key[8];
 	MDB_val		 k = { 8, key };
 
-	be_put(key, seq);
+	kx_be64_put(key, seq);
 	assert_int_equal(mdb_del(r->txn, r->chain, &k, NULL), 0);
 }
 
@@ -421,9 +421,9 @@ test_grant_disclose(void **state)
 		crypto_generichash_init(&st, NULL, 0, 32);
 		crypto_generichash_update(&st,
 		    (const uint8_t *)"kaga-disclosure/1", 17);
-		be_put(b, 1);
+		kx_be64_put(b, 1);
 		crypto_generichash_update(&st, b, 8);
-		be_put(b, 2000);
+		kx_be64_put(b, 2000);
 		crypto_generichash_update(&st, b, 8);
 		for (i = 0; i < 4; i++) {
 			uint8_t	 l = (uint8_t)strlen(parts[i]);
@@ -923,9 +923,9 @@ ledger_put(const char *dir, const kx_datakey_t *dk, const char *text)
 
 	snprintf(path, sizeof(path), "%s/ledger", dir);
 	(void)mkdir(path, 0700);
-	be_put(key, 1800);
+	kx_be64_put(key, 1800);
 	key[8] = 'R';
-	be_put(val, 12345);
+	kx_be64_put(val, 12345);
 	assert_int_equal(kx_seal_text(dk, "ledger/done", key, 9, text, sealed,
 	    sizeof(sealed)), 0);
 	memcpy(val + 8, sealed, strlen(sealed));
@@ -960,7 +960,7 @@ ledger_get(const char *dir, const kx_datakey_t *dk, char *out, size_t len,
 	int	 rc;
 
 	snprintf(path, sizeof(path), "%s/ledger", dir);
-	be_put(key, 1800);
+	kx_be64_put(key, 1800);
 	key[8] = 'R';
 	assert_int_equal(mdb_env_create(&e), 0);
 	assert_int_equal(mdb_env_set_maxdbs(e, 4), 0);
