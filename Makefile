@@ -152,15 +152,28 @@ bench: deps
 		KAGA_NODE_BIN=$(B)/bin/kaga-node KAGA_METER_SIM=$(B)/bin/kaga-meter-sim \
 		$$b || exit 1; done
 
-# libFuzzer builds: clang, ASan + UBSan, all sources compiled in.
-FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(DEP_CFLAGS)
+# libFuzzer builds: clang, ASan + UBSan. The library is compiled once
+# (build/fuzz/obj, instrumented without libFuzzer's main) and each target
+# is linked against it, so `make -j2 fuzz` compiles in parallel.
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -pthread $(CPPFLAGS) $(DEP_CFLAGS)
+FUZZ_LIB_FLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined -pthread $(CPPFLAGS) $(DEP_CFLAGS)
+FUZZ_OBJ = $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_BINS = $(FUZZ_NAMES:%=build/fuzz/bin/%)
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_LIB_FLAGS) -c -o $@ $<
+
+build/fuzz/bin/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_OBJ) $(DEP_LIBS)
+
 fuzz: deps
-	@mkdir -p build/fuzz
+	$(MAKE) $(FUZZ_BINS)
 	@for f in $(FUZZ_NAMES); do \
-		$(FUZZ_CC) $(FUZZ_FLAGS) -o build/fuzz/$$f tests/fuzz/$$f.c $(LIB_SRC) $(DEP_LIBS) || exit 1; \
 		mkdir -p build/fuzz/$$f.corpus; \
 		echo "== fuzzing $$f for $(FUZZ_SECONDS) s"; \
-		build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
+		build/fuzz/bin/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=20000 \
 			-artifact_prefix=tests/fuzz/crashes/$$f- \
 			build/fuzz/$$f.corpus tests/fuzz/corpus/$$f || exit 1; \
 	done
