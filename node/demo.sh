@@ -186,11 +186,16 @@ for n in operator city $(for m in $MEMBERS; do echo "${m%%:*}"; done); do
 	disp=$((disp + ${d:-0}))
 done
 echo "clearing and settlement disputes on all nodes: $disp"
-$K ledger --node operator > operator-ledger.json 2>/dev/null
-same=0; differ=""
-for n in city $(for m in $MEMBERS; do echo "${m%%:*}"; done); do
-	$K ledger --node "$n" > "$n-ledger.json" 2>/dev/null
-	if cmp -s operator-ledger.json "$n-ledger.json"; then same=$((same + 1)); else differ="$differ $n"; fi
+# the last settle may still be on its way: compare for up to 15 s
+for try in $(seq 1 30); do
+	$K ledger --node operator > operator-ledger.json 2>/dev/null
+	same=0; differ=""
+	for n in city $(for m in $MEMBERS; do echo "${m%%:*}"; done); do
+		$K ledger --node "$n" > "$n-ledger.json" 2>/dev/null
+		if cmp -s operator-ledger.json "$n-ledger.json"; then same=$((same + 1)); else differ="$differ $n"; fi
+	done
+	[ -z "$differ" ] && break
+	sleep 0.5
 done
 echo "ledgers identical to the operator's: $same of $(( $(echo $MEMBERS | wc -w) + 1 ))${differ:+ (differ:$differ)}"
 echo "settled slots whose lines sum to zero: $($K log --node operator --author "$OP" --json 2>/dev/null | grep '"type":"settle"' | awk '{
