@@ -172,7 +172,12 @@ for m in $MEMBERS; do
 	    "$(awk -v w="$bo" 'BEGIN{print w/1000}')" "$(awk -v w="$so" 'BEGIN{print w/1000}')" \
 	    "$(yen "$bm")" "$(yen "$bg")" "$(yen $((bg - bm)))"
 	tb=$((tb + bo)); ti=$((ti + imp)); tm=$((tm + bm)); tg=$((tg + bg))
+	[ -s agg.json ] && printf ',' >> agg.json || printf '[' > agg.json
+	printf '{"member":"%s","area":"Yamashiro","day":"%s","import_wh":%s,"export_wh":%s,"bought_local_wh":%s,"sold_local_wh":%s}' \
+	    "$(cat "$n/node.pub")" "$(date -u -d @$((FIRST + 32400)) +%F)" \
+	    "$imp" "$exp" "$bo" "$so" >> agg.json
 done
+[ -s agg.json ] && printf ']\n' >> agg.json
 say "the city's view"
 if [ "$ti" -gt 0 ]; then
 	echo "local share of imported energy: $(awk -v b=$tb -v i=$ti 'BEGIN { printf "%.1f %%", 100 * b / i }')"
@@ -186,6 +191,12 @@ for n in operator city $(for m in $MEMBERS; do echo "${m%%:*}"; done); do
 	disp=$((disp + ${d:-0}))
 done
 echo "clearing and settlement disputes on all nodes: $disp"
+if [ -s agg.json ]; then
+	echo "the city's summary of the day (PROTOCOL.md 9, kaga-ctl aggregate --csv):"
+	$K aggregate --input agg.json --csv 2>&1 | cut -d, -f1-9 | sed 's/^/    /'
+	echo "    (a cell needs at least 15 members and no member over 15 % of its"
+	echo "     energy: this neighbourhood of $(echo $MEMBERS | wc -w) is suppressed, as it must be)"
+fi
 # the last settle may still be on its way: compare for up to 15 s
 for try in $(seq 1 30); do
 	$K ledger --node operator > operator-ledger.json 2>/dev/null
