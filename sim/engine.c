@@ -19,13 +19,14 @@
  * Before the first day, forecast_days days of warm-up (no market) fill
  * the history.
  *
- * Threads: phase j of a day runs three independent kinds of task that
- * the threads take from a shared counter: the clearing of slot j (one
- * task), the orders and physics of slot j + 1 (blocks of members) and
- * the settlement of slot j - 1 (chunks of members). The books, meter
- * totals, fills and clearing results of three consecutive slots live in
- * three buffers (slot j uses buffer j % 3). Every sum is an integer, so
- * the results do not depend on who did which task.
+ * Threads: phase j of a day makes slot j's orders, clears slot j - 1 and
+ * settles slot j - 2, three independent jobs (work()). Slot s's book is
+ * made, cleared and mostly settled by thread s % nth, so that a 7 MB
+ * book does not move between cores (on the project's VM the two vCPUs do
+ * not share a last-level cache: moving books cost a quarter more CPU
+ * time). Books, meter totals, fills and clearing results of a slot live
+ * in buffer s % NBUF. Every sum is an integer, so the results do not
+ * depend on the number of threads or on who did which task.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,14 +44,15 @@
 #define DAY_S		86400
 #define CHUNK_DEF	16	/* members per kx_settle call */
 #define SETTLE_TASK	512	/* members per settlement task */
-#define GEN_BLOCK	256	/* members per generation task */
+#define THREAD_MIN	512	/* members per thread, at least */
 #define N_SITES		4	/* PV orientations */
 #define ARCH_MAX	(KX_SIM_TYPES * 8)
 #define EV_LEFT_MAX	60000	/* Wh an EV can still take */
 #define EV_LEAVE	14	/* the car leaves at 07:00 */
 #define POINTS_MAX	1000000000u	/* points redeemed at once */
 #define PV_NOISE	0.05	/* local PV variation (cloud edges) */
-#define NBUF		3	/* slots in flight: settle, clear, generate */
+#define NBUF		4	/* buffers: a multiple of 2 keeps a buffer on one
+				   thread (slot s on thread s % 2) */
 #define MEMO_BITS	10	/* orders remembered per thread: 2^this */
 #define SIZE_STEP	10	/* sizes known to 1 % (permille steps) */
 
@@ -128,21 +130,21 @@ typedef struct {
 	dacc_t		*d;
 	kx_mkt_reading_t *rd;	/* chunk scratch */
 	kx_mkt_points_t	*pts;
-	memo_t		*memo;	/* MEMO_SIZE entries */
+	memo_t		*memo;	/* 2^MEMO_BITS entries */
 	char		 pad[64];
 } worker_t;
 
 /* What the threads do in the current phase. */
 typedef struct {
-	bool		 clear;		/* task 0 clears slot jc */
+	bool		 clear;		/* clear slot jc */
 	size_t		 jc;
-	size_t		 jg;		/* generation of slot jg (or the day) */
+	size_t		 jg;		/* the slot generated */
 	bool		 whole_day;	/* warm-up: every slot, no orders */
-	size_t		 ngb;		/* generation blocks (0: none) */
+	bool		 gen;		/* orders and physics of slot jg */
 	uint64_t	 stamp;		/* a number for each generated slot */
 	size_t		 js;		/* settlement of slot js */
-	size_t		 nsc;		/* its chunks (0: none) */
-	size_t		 ntask;		/* generation blocks, then settlement */
+	size_t		 nsc;		/* its tasks (0: none) */
+	size_t		 ntask;		/* settlement tasks in the list */
 	_Atomic uint64_t range;		/* tasks not taken: [lo, hi), hi << 32 */
 } phase_t;
 
@@ -617,15 +619,28 @@ live(kx_sim_t *S, size_t m, unsigned s0, unsigned s1, uint64_t *imp,
 	*exp = E;
 }
 
-/* A block of members: orders and physics of slot jg (or the whole day). */
+/* Every member's order for slot jg. */
 static void
-task_gen(kx_sim_t *S, worker_t *w, size_t blk)
+task_orders(kx_sim_t *S, worker_t *w)
 {
-	size_t		 m, m1, j, b = S->ph.jg % NBUF;
+	size_t		 m, b = S->ph.jg % NBUF;
+	uint64_t	 t0 = now_ns();
+
+	for (m = 0; m < S->n; m++)
+		if (make_order(S, &S->book[b][m], &S->side[b][m], m, S->ph.jg,
+		    &w->g, w->memo, S->ph.stamp) != 0)
+			break;
+	w->g.ns += now_ns() - t0;
+}
+
+/* The physics of members [m0, m1) in slot jg (or the whole day). */
+static void
+task_physics(kx_sim_t *S, worker_t *w, size_t m0, size_t m1)
+{
+	size_t		 m, j, b = S->ph.jg % NBUF;
 	uint64_t	 I, E, t0 = now_ns();
 
-	m1 = (blk + 1) * GEN_BLOCK < S->n ? (blk + 1) * GEN_BLOCK : S->n;
-	for (m = blk * GEN_BLOCK; m < m1; m++) {
+	for (m = m0; m < m1; m++) {
 		if (S->ph.whole_day) {
 			for (j = 0; j < S->J; j++)
 				live(S, m, (unsigned)(j * S->k),
@@ -633,9 +648,6 @@ task_gen(kx_sim_t *S, worker_t *w, size_t blk)
 				    false);
 			continue;
 		}
-		if (make_order(S, &S->book[b][m], &S->side[b][m], m, S->ph.jg,
-		    &w->g, w->memo, S->ph.stamp) != 0)
-			break;
 		live(S, m, (unsigned)(S->ph.jg * S->k),
 		    (unsigned)((S->ph.jg + 1) * S->k), &S->imp[b][m],
 		    &S->exp[b][m], w, true);
@@ -831,9 +843,8 @@ task_settle(kx_sim_t *S, worker_t *w, size_t task)
 /* ---- phases and threads -------------------------------------------- */
 
 /*
- * Takes the next task: from the front of the phase's list (generation
- * blocks in member order, then settlement tasks) or from its back.
- * Returns false when none is left.
+ * Takes the next settlement task (members in order) from the front of
+ * the phase's list or from its back. Returns false when none is left.
  */
 static bool
 take(phase_t *ph, bool back, size_t *t)
@@ -852,26 +863,32 @@ take(phase_t *ph, bool back, size_t *t)
 }
 
 /*
- * A thread's share of a phase. Thread 0 clears first and then works
- * from the back of the list, the others from its front: each member's
- * data (its state, its orders, meters and bills) then mostly stays in
- * one core's cache from slot to slot, instead of moving with whichever
- * thread took its block.
+ * A thread's share of a phase. Slot s's orders are made, cleared and
+ * (mostly) settled by thread s % nth, so that its book, 7 MB for the
+ * default city, stays in one core's caches: in phase j that thread makes
+ * slot j's orders, lives through slot j (the physics) and settles slot
+ * j - 2 while the previous one clears slot j - 1, which takes about as
+ * long. Settlement tasks come from a shared list: the slot's own thread
+ * takes them from the front, the others from the back when they are
+ * done. Phases without a clearing (warm-up, a day's first slot) share
+ * the physics by fixed member ranges.
  */
 static void
 work(kx_sim_t *S, worker_t *w)
 {
-	size_t	 t;
-	bool	 back = w->id == 0;
+	phase_t	*ph = &S->ph;
+	size_t	 t, q = w->id, T = S->nth;
 
-	if (back && S->ph.clear)
+	if (ph->clear && q == ph->jc % T)
 		task_clear(S, w);
-	while (S->err == KX_SIM_OK && take(&S->ph, back, &t)) {
-		if (t < S->ph.ngb)
-			task_gen(S, w, t);
-		else
-			task_settle(S, w, t - S->ph.ngb);
-	}
+	if (ph->gen && !ph->whole_day && q == ph->jg % T)
+		task_orders(S, w);
+	if (ph->gen && (ph->whole_day || !ph->clear))
+		task_physics(S, w, S->n * q / T, S->n * (q + 1) / T);
+	else if (ph->gen && q == ph->jg % T)
+		task_physics(S, w, 0, S->n);
+	while (S->err == KX_SIM_OK && take(ph, q != ph->js % T, &t))
+		task_settle(S, w, t);
 }
 
 static void *
@@ -905,7 +922,7 @@ run_phase(kx_sim_t *S)
 {
 	phase_t	*ph = &S->ph;
 
-	ph->ntask = ph->ngb + ph->nsc;
+	ph->ntask = ph->nsc;
 	atomic_store(&ph->range, (uint64_t)ph->ntask << 32);
 	if (S->nth > 1) {
 		pthread_mutex_lock(&S->mu);
@@ -1345,7 +1362,7 @@ sim_new(kx_sim_t **sp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 	S->nth = opt != NULL && opt->threads > 0 ? opt->threads : cpus();
 	if (S->nth > 64)
 		S->nth = 64;
-	if (S->nth > 1 && n < 2 * GEN_BLOCK)
+	if (S->nth > 1 && n < 2 * THREAD_MIN)
 		S->nth = 1;	/* a tiny city: not worth a thread */
 	if ((S->w = calloc(S->nth, sizeof(*S->w))) == NULL)
 		return KX_SIM_ENOMEM;
@@ -1379,7 +1396,7 @@ kx_sim_run(kx_sim_res_t **resp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 {
 	kx_sim_t	*S = NULL;
 	kx_sim_res_t	*res;
-	size_t		 j, i, t, nblk, nst, per;
+	size_t		 j, i, t, nst, per;
 	uint64_t	 t0 = now_ns(), last = t0, tw;
 	int		 r;
 
@@ -1400,7 +1417,6 @@ kx_sim_run(kx_sim_res_t **resp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 		goto fail;
 	res->members = S->n;
 	res->threads = S->nth;
-	nblk = (S->n + GEN_BLOCK - 1) / GEN_BLOCK;
 	per = S->chunk < SETTLE_TASK ? SETTLE_TASK / S->chunk : 1;
 	nst = (S->nchunks + per - 1) / per;
 	for (i = 0; i < S->n; i++) {
@@ -1418,7 +1434,7 @@ kx_sim_run(kx_sim_res_t **resp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 			goto fail;
 		memset(&S->ph, 0, sizeof(S->ph));
 		S->ph.whole_day = true;
-		S->ph.ngb = nblk;
+		S->ph.gen = true;
 		if ((r = run_phase(S)) != KX_SIM_OK)
 			goto fail;
 		for (i = 0; i < S->nth; i++)
@@ -1434,20 +1450,20 @@ kx_sim_run(kx_sim_res_t **resp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 		for (j = 0; j < S->J; j++)
 			res->slots[S->row0 + j].slot = S->day_t +
 			    (int64_t)(j * sc->slot_s);
-		/* phase j: clear j, generate j + 1, settle j - 1 */
+		/* phase j: generate j, clear j - 1, settle j - 2 */
 		for (j = 0; j <= S->J; j++) {
 			memset(&S->ph, 0, sizeof(S->ph));
 			S->ph.stamp = ++S->stamps;
 			if (j == 0) {
 				S->ph.jg = 0;	/* the first orders, alone */
-				S->ph.ngb = nblk;
+				S->ph.gen = true;
 			} else {
 				S->ph.clear = j - 1 < S->J;
 				S->ph.jc = j - 1;
 			}
 			if (j >= 1 && j < S->J) {
 				S->ph.jg = j;
-				S->ph.ngb = nblk;
+				S->ph.gen = true;
 			}
 			if (j >= 2) {
 				S->ph.js = j - 2;
@@ -1455,7 +1471,7 @@ kx_sim_run(kx_sim_res_t **resp, const kx_scen_t *sc, const kx_sim_opt_t *opt,
 			}
 			if ((r = run_phase(S)) != KX_SIM_OK)
 				goto fail;
-			if (S->ph.ngb > 0)
+			if (S->ph.gen)
 				merge_gen(S, &res->slots[S->row0 + S->ph.jg],
 				    S->ph.jg % NBUF);
 			if (S->ph.nsc > 0) {

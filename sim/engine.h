@@ -12,11 +12,11 @@
  * which are rounded to whole Wh per member and half-hour at once.
  *
  * Tuned for the default city (27,400 members) over a year of half-hour
- * slots on two cores: the members are split into blocks that the threads
- * take in turn, the clearing of a slot runs while the next slot's orders
- * are made, and settlement runs in chunks of members (the same lines as
- * one kx_settle call over the whole book; tests/test_sim.c checks that).
- * Results do not depend on the number of threads.
+ * slots on two cores: one thread clears a slot while the other makes the
+ * next slot's orders and settles the one before (engine.c), and
+ * settlement runs in chunks of members (the same lines as one kx_settle
+ * call over the whole book; tests/test_sim.c checks that). Results do
+ * not depend on the number of threads.
  */
 #ifndef KX_SIM_ENGINE_H
 #define KX_SIM_ENGINE_H
