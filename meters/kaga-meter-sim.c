@@ -38,6 +38,7 @@
 
 #include <modbus.h>
 
+#include "ctlutil.h"
 #include "profile.h"
 
 #define SS_BASE		40000
@@ -351,20 +352,6 @@ usage(void)
 	    "       [--fault none|noanswer|delay:MS|exception:CODE|garbage]\n");
 }
 
-static int
-parse_long(const char *s, long lo, long hi, long *out)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* "1,2,7": unit ids 0..255, each at most once, into served[]. */
 static int
 parse_units(const char *s, unsigned char served[UNITS_MAX], long *first)
@@ -380,7 +367,7 @@ parse_units(const char *s, unsigned char served[UNITS_MAX], long *first)
 	for (p = buf; ; p = comma + 1) {
 		if ((comma = strchr(p, ',')) != NULL)
 			*comma = '\0';
-		if (parse_long(p, 0, UNITS_MAX - 1, &v) == -1 || served[v])
+		if (kx_parse_long(p, 0, UNITS_MAX - 1, &v) == -1 || served[v])
 			return -1;
 		served[v] = 1;
 		if (n++ == 0)
@@ -402,10 +389,10 @@ parse_fault(const char *s, enum fault *f, long *arg)
 		*f = F_GARBAGE;
 	else if (strncmp(s, "delay:", 6) == 0) {
 		*f = F_DELAY;
-		return parse_long(s + 6, 0, 600000, arg);
+		return kx_parse_long(s + 6, 0, 600000, arg);
 	} else if (strncmp(s, "exception:", 10) == 0) {
 		*f = F_EXCEPTION;
-		return parse_long(s + 10, 1, 255, arg);
+		return kx_parse_long(s + 10, 1, 255, arg);
 	} else
 		return -1;
 	return 0;
@@ -679,7 +666,7 @@ main(int argc, char **argv)
 			rtu = optarg;
 			break;
 		case 'b':
-			if (parse_long(optarg, 300, 4000000, &baud) == -1)
+			if (kx_parse_long(optarg, 300, 4000000, &baud) == -1)
 				goto bad;
 			break;
 		case 'p':
@@ -694,7 +681,7 @@ main(int argc, char **argv)
 			break;
 		case 'u':
 			if (units_given++ ||
-			    parse_long(optarg, 0, 255, &unit) == -1)
+			    kx_parse_long(optarg, 0, 255, &unit) == -1)
 				goto bad;
 			memset(served, 0, sizeof(served));
 			served[unit] = 1;
@@ -712,7 +699,7 @@ main(int argc, char **argv)
 				goto bad;
 			break;
 		case 'H':
-			if (parse_long(optarg, 0, 23, &v) == -1)
+			if (kx_parse_long(optarg, 0, 23, &v) == -1)
 				goto bad;
 			hour = (double)v;
 			break;
@@ -721,12 +708,12 @@ main(int argc, char **argv)
 				goto bad;
 			break;
 		case 'P':
-			if (parse_long(optarg, 0, 10000000, &v) == -1)
+			if (kx_parse_long(optarg, 0, 10000000, &v) == -1)
 				goto bad;
 			st.pv_peak = (double)v;
 			break;
 		case 'L':
-			if (parse_long(optarg, 0, 10000000, &v) == -1)
+			if (kx_parse_long(optarg, 0, 10000000, &v) == -1)
 				goto bad;
 			st.load_base = (double)v;
 			break;
@@ -743,7 +730,7 @@ main(int argc, char **argv)
 		if ((colon = strrchr(listen, ':')) == NULL ||
 		    (size_t)(colon - listen) >= sizeof(host) ||
 		    colon == listen ||
-		    parse_long(colon + 1, 1, 65535, &port) == -1)
+		    kx_parse_long(colon + 1, 1, 65535, &port) == -1)
 			goto bad;
 		memcpy(host, listen, (size_t)(colon - listen));
 		host[colon - listen] = '\0';

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctlutil.h"
 #include "buf.h"
 #include "ctl_meter.h"
 #include "device.h"
@@ -36,20 +37,6 @@ meter_usage(void)
 	    "[--timeout MS] [--json]\n"
 	    "       kaga-ctl meter scan (--tcp HOST:PORT | --rtu DEV ...) "
 	    "[--unit N] [--timeout MS] [--json]\n");
-}
-
-static int
-num(const char *s, long lo, long hi, long *out)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 /* Prints v (in 1/1000 of the unit) as a decimal with three places. */
@@ -238,7 +225,7 @@ kx_ctl_cmd_meter(int argc, char **argv)
 			snprintf(conf.rtu, sizeof(conf.rtu), "%s", optarg);
 			break;
 		case 'b':
-			if (num(optarg, 300, 4000000, &v) == -1)
+			if (kx_parse_long(optarg, 300, 4000000, &v) == -1)
 				goto bad_value;
 			conf.baud = (int)v;
 			break;
@@ -249,17 +236,17 @@ kx_ctl_cmd_meter(int argc, char **argv)
 			conf.parity = optarg[0];
 			break;
 		case 'S':
-			if (num(optarg, 1, 2, &v) == -1)
+			if (kx_parse_long(optarg, 1, 2, &v) == -1)
 				goto bad_value;
 			conf.stop_bits = (int)v;
 			break;
 		case 'u':
-			if (num(optarg, 0, 247, &v) == -1)
+			if (kx_parse_long(optarg, 0, 247, &v) == -1)
 				goto bad_value;
 			conf.unit = (int)v;
 			break;
 		case 'T':
-			if (num(optarg, 1, 600000, &v) == -1)
+			if (kx_parse_long(optarg, 1, 600000, &v) == -1)
 				goto bad_value;
 			conf.timeout_ms = (int)v;
 			break;

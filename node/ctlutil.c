@@ -55,6 +55,20 @@ kx_ctl_request(const char *cmd, const char *dir, const void *const *args,
 }
 
 int
+kx_parse_long(const char *s, long lo, long hi, long *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
 kx_ctl_slurp(const char *path, size_t max, kx_buf_t *b)
 {
 	FILE	*f;

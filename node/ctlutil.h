@@ -31,6 +31,13 @@ int		 kx_ctl_request(const char *cmd, const char *dir,
 		    kx_buf_t *reply) __attribute__((warn_unused_result));
 
 /*
+ * Strict decimal (strtol: optional sign, digits, nothing after) within
+ * [lo, hi]: 0 with *out, or -1. For command-line arguments.
+ */
+int		 kx_parse_long(const char *s, long lo, long hi, long *out)
+		    __attribute__((warn_unused_result));
+
+/*
  * Reads the whole file at path into b (reset first), at most max bytes:
  * 0, or -1 with errno (EFBIG for a larger file, ENOMEM, EIO, or
  * fopen's).

@@ -152,22 +152,39 @@ kx_metrics_serve(int lfd, const kx_buf_t *body)
 			n += (size_t)r;
 	}
 	deadline = mono_ms() + 1000;	/* for sending */
-	if (strncmp(req, "GET /metrics ", 13) == 0 ||
-	    strncmp(req, "GET / ", 6) == 0) {
+	status = kx_metrics_route(req, n);
+	if (status == 200)
 		reply(fd, 200, "OK", "text/plain; version=0.0.4",
 		    body->data ? (const char *)body->data : "", body->len,
 		    deadline);
-		status = 200;
-	} else if (strncmp(req, "GET ", 4) == 0) {
+	else if (status == 404)
 		reply(fd, 404, "Not Found", "text/plain", "not found\n", 10,
 		    deadline);
-		status = 404;
-	} else {
+	else
 		reply(fd, 400, "Bad Request", "text/plain", "", 0, deadline);
-		status = 400;
-	}
 	close(fd);
 	return status;
+}
+
+static int
+has_prefix(const char *req, size_t len, const char *p)
+{
+	size_t	 n = strlen(p);
+
+	return len >= n && memcmp(req, p, n) == 0;
+}
+
+int
+kx_metrics_route(const char *req, size_t len)
+{
+	if (req == NULL)
+		return 400;
+	if (has_prefix(req, len, "GET /metrics ") ||
+	    has_prefix(req, len, "GET / "))
+		return 200;
+	if (has_prefix(req, len, "GET "))
+		return 404;
+	return 400;
 }
 
 void

@@ -34,6 +34,13 @@ int	kx_metrics_listen(const char *hostport, char *err, size_t errlen);
 int	kx_metrics_serve(int lfd, const kx_buf_t *body);
 
 /*
+ * The HTTP status for a complete request head req[0..len) (outside
+ * bytes, any content): 200 for GET /metrics or GET /, 404 for another
+ * GET, 400 for anything else.
+ */
+int	kx_metrics_route(const char *req, size_t len);
+
+/*
  * Appends one sample: NAME{LABELS} VALUE\n; labels may be NULL or "";
  * label values must already be safe (hex keys, names from the config).
  */
