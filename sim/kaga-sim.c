@@ -6,6 +6,8 @@
  *       [--threads N] [--quiet]
  *   kaga-sim compare [--seed N] [--days D] [--threads N] [--quiet] A B
  *   kaga-sim scenario        # the default scenario, every key documented
+ *   kaga-sim net [--script FILE] [--out DIR] [--quiet]
+ *   kaga-sim net-script      # the default protocol script
  *
  * `run` simulates the scenario (the built-in default without --scenario),
  * prints a short summary and writes DIR/report.html (self-contained,
@@ -14,18 +16,28 @@
  * ./kaga-sim-out. `compare` runs two scenario files and prints every
  * metric of both with the difference. Progress goes to stderr about once
  * a second on long runs.
+ * `net` is the protocol mode (sim/net.h): real kaga-node processes on
+ * loopback run the script (sim/netscript.h; the built-in one without
+ * --script) and the run reports dissemination latency, clearing
+ * agreement, catch-up and partition leaks; DIR defaults to ./kaga-sim-net.
  * Exit status: 0 ok, 1 failure (a file cannot be read or written, out of
- * memory), 2 usage error or a bad scenario file (the message names the
- * file, line and key).
+ * memory, a node that does not start), 2 usage error or a bad scenario or
+ * script file (the message names the file, line and key), 3 (net only)
+ * the run went through but the nodes did not agree, a catch-up did not
+ * finish or a message crossed a partition.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine.h"
+#include "net.h"
+#include "netscript.h"
 #include "report.h"
 #include "scenario.h"
 
@@ -42,7 +54,9 @@ usage(FILE *f)
 	    "                    [--threads N] [--quiet]\n"
 	    "       kaga-sim compare [--seed N] [--days D] [--threads N] "
 	    "[--quiet] A B\n"
-	    "       kaga-sim scenario\n");
+	    "       kaga-sim scenario\n"
+	    "       kaga-sim net [--script FILE] [--out DIR] [--quiet]\n"
+	    "       kaga-sim net-script\n");
 }
 
 /* Options shared by run and compare. */
@@ -350,6 +364,197 @@ cmd_scenario(int argc, char **argv)
 	return 0;
 }
 
+/* The default protocol script: every kind of event once. */
+static const char DEFAULT_NET[] =
+    "# kaga-sim net: the built-in script (kaga-sim net-script prints it)\n"
+    "members 8\nlate 1\nslots 8\nslot-s 10\ngate-s 3\ndegree 3\n"
+    "gossip-ms 250\nseed 1\n"
+    "at 12 stop m2        # a clean stop\n"
+    "at 15 kill m3        # a crash\n"
+    "at 28 start m2 m3    # both come back and catch up\n"
+    "at 31 join m9        # a new member is admitted and starts\n"
+    "at 42 partition m5-m8   # four members cut off from the operator\n"
+    "at 58 heal\n";
+
+/* A binary next to our own (build/rel/bin, or the installed bindir). */
+static void
+sibling(char *out, size_t len, const char *env, const char *name)
+{
+	char		 self[4096];
+	const char	*e = getenv(env);
+	ssize_t		 n;
+	char		*slash;
+
+	if (e != NULL && *e != '\0') {
+		snprintf(out, len, "%s", e);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		snprintf(out, len, "%s", name);
+		return;
+	}
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) != NULL)
+		*slash = '\0';
+	snprintf(out, len, "%s/%s", self, name);
+}
+
+static int
+read_file(const char *path, char **text, size_t *len)
+{
+	FILE	*f;
+	char	*buf;
+	size_t	 n;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		return 1;
+	}
+	if ((buf = malloc(KX_NET_FILE_MAX + 1)) == NULL) {
+		fclose(f);
+		return 1;
+	}
+	n = fread(buf, 1, KX_NET_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		fclose(f);
+		free(buf);
+		return 1;
+	}
+	fclose(f);
+	*text = buf;
+	*len = n;
+	return 0;
+}
+
+static void
+net_summary(const kx_netscript_t *s, const kx_net_result_t *x,
+    const char *dir)
+{
+	printf("kaga-sim net: %u members (+%u joining), %u slots of %u s, "
+	    "gossip every %u ms\n", s->members, s->late, s->slots, s->slot_s,
+	    s->gossip_ms);
+	printf("  dissemination  %" PRIu64 " deliveries to live nodes: p50 %"
+	    PRId64 " ms, p90 %" PRId64 " ms, p99 %" PRId64 " ms, max %" PRId64
+	    " ms\n                 (resolution: one poll round, %" PRId64
+	    " ms; gossip interval %u ms)\n", x->deliveries, x->lat_p50_ms,
+	    x->lat_p90_ms, x->lat_p99_ms, x->lat_max_ms, x->poll_round_ms,
+	    s->gossip_ms);
+	printf("  clearing       %" PRIu64 " slots cleared, %" PRIu64
+	    " settled by the operator; %" PRIu64 " of %" PRIu64 " members up "
+	    "agree (ledger equal to the operator's, no unexplained dispute)"
+	    ";\n                 %" PRIu64 " disputes on all nodes, %" PRIu64
+	    " of them explained by a partition\n", x->cleared, x->settled,
+	    x->nodes_agreeing, x->nodes_checked, x->disputes,
+	    x->disputes_explained);
+	printf("  catch-up       %" PRIu64 " of %" PRIu64 " done, slowest %.3f s,"
+	    " %" PRIu64 " messages fetched\n", x->catchups_done, x->catchups,
+	    (double)x->catchup_max_ms / 1000.0, x->catchup_msgs);
+	printf("  partition      %" PRIu64 " messages crossed a cut (must be 0);"
+	    " relays: %" PRIu64 " connections cut, %" PRIu64 " refused, %"
+	    PRIu64 " bytes\n", x->leaks, x->relay_cut, x->relay_refused,
+	    x->relay_bytes);
+	printf("  verdict        %s\n", kx_net_agreed(x) ? "AGREED" :
+	    "NOT AGREED (see nodes.txt and events.txt)");
+	printf("  files: %s/results.txt, nodes.txt, events.txt, latency.csv, "
+	    "script.txt; node logs %s/*.log\n", dir, dir);
+}
+
+static int
+cmd_net(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "script", required_argument, NULL, 's' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	kx_netscript_t	*s;
+	kx_net_opts_t	 o;
+	kx_net_result_t	 res;
+	const char	*script = NULL, *name = "(built-in)";
+	char		 node_bin[4200], meter_bin[4200], err[512];
+	char		*text = NULL;
+	size_t		 len;
+	int		 c, rc;
+
+	memset(&o, 0, sizeof(o));
+	o.out = "kaga-sim-net";
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			script = optarg;
+			break;
+		case 'o':
+			o.out = optarg;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "%s: net: unknown or incomplete option "
+			    "'%s'\n", prog, argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: net: unexpected argument '%s'\n", prog,
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (script != NULL) {
+		if ((rc = read_file(script, &text, &len)) != 0)
+			return rc;
+		name = script;
+	} else
+		len = strlen(DEFAULT_NET);
+	if ((s = malloc(sizeof(*s))) == NULL) {
+		free(text);
+		return 1;
+	}
+	if (kx_netscript_parse(s, text != NULL ? text : DEFAULT_NET, len,
+	    name, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		free(text);
+		free(s);
+		return EXIT_USAGE;
+	}
+	free(text);
+	sibling(node_bin, sizeof(node_bin), "KAGA_NODE", "kaga-node");
+	sibling(meter_bin, sizeof(meter_bin), "KAGA_METER_SIM",
+	    "kaga-meter-sim");
+	o.node_bin = node_bin;
+	o.meter_bin = meter_bin;
+	if (kx_net_run(s, &o, &res, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: net: %s\n", prog, err);
+		free(s);
+		return 1;
+	}
+	net_summary(s, &res, o.out);
+	rc = kx_net_agreed(&res) ? 0 : 3;
+	free(s);
+	return rc;
+}
+
+static int
+cmd_net_script(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	fputs(DEFAULT_NET, stdout);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -365,6 +570,10 @@ main(int argc, char **argv)
 		rc = cmd_compare(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "scenario") == 0)
 		rc = cmd_scenario(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "net") == 0)
+		rc = cmd_net(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "net-script") == 0)
+		rc = cmd_net_script(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
 		rc = 0;
