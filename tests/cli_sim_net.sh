@@ -12,6 +12,9 @@ set -u
 K=${KAGA_CTL:-bin/kaga-ctl}
 S=${KAGA_SIM:-$(dirname "$K")/kaga-sim}
 case $S in /*) ;; *) S=$(pwd)/$S ;; esac
+# kaga-sim takes the kaga-node and kaga-meter-sim beside it (run.sh's
+# relative KAGA_METER_SIM would not hold after the cd below)
+unset KAGA_NODE KAGA_METER_SIM
 T=$(mktemp -d /tmp/kaga-net-XXXXXX)
 cleanup() {
 	pkill -f "$T/" 2>/dev/null
