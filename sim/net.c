@@ -465,9 +465,9 @@ roles(run_t *r)
 			t->load_w = 900;
 		} else {
 			t->role = "household";
-			t->pv_w = h % 10 < 4 ? 0 : 2000 + (int)(h >> 8) % 11 *
+			t->pv_w = h % 10 < 4 ? 0 : 2000 + (int)((h >> 8) % 11) *
 			    500;
-			t->load_w = 300 + (int)(h >> 20) % 9 * 50;
+			t->load_w = 300 + (int)((h >> 20) % 9) * 50;
 		}
 	}
 }
