@@ -445,9 +445,10 @@ net_summary(const kx_netscript_t *s, const kx_net_result_t *x,
 	    " settled by the operator; %" PRIu64 " of %" PRIu64 " members up "
 	    "agree (ledger equal to the operator's, no unexplained dispute)"
 	    ";\n                 %" PRIu64 " disputes on all nodes, %" PRIu64
-	    " of them explained by a partition\n", x->cleared, x->settled,
+	    " of them explained by %" PRIu64 " orders that reached the "
+	    "operator after the gate\n", x->cleared, x->settled,
 	    x->nodes_agreeing, x->nodes_checked, x->disputes,
-	    x->disputes_explained);
+	    x->disputes_explained, x->orders_late);
 	printf("  catch-up       %" PRIu64 " of %" PRIu64 " done, slowest %.3f s,"
 	    " %" PRIu64 " messages fetched\n", x->catchups_done, x->catchups,
 	    (double)x->catchup_max_ms / 1000.0, x->catchup_msgs);

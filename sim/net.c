@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -93,6 +94,7 @@ typedef struct {
 typedef struct {
 	int64_t		*first;		/* round it first appeared, 0: not yet */
 	int64_t		*born_lo;	/* born after this, 0: unknown */
+	int64_t		*op_at;		/* the operator held it, 0: not yet */
 	size_t		 cap;
 } seen_t;
 
@@ -115,9 +117,9 @@ typedef struct {
 	uint8_t			 side[NODES_MAX];
 	bool			 part_on;
 	int64_t			 part_ms;
-	int64_t			 win[KX_NET_EVENTS_MAX][2];	/* partitions:
-						   [cut, heal) unix ms */
-	size_t			 nwin;
+	uint64_t		*late;	/* slots with an order the operator
+					   got after the gate */
+	size_t			 nlate, late_cap;
 	int64_t			 t0;	/* first slot's start, unix ms */
 	int64_t			*lat;
 	size_t			 nlat, lat_cap;
@@ -212,7 +214,7 @@ static pid_t
 spawn(const char *log, const char *const *argv)
 {
 	char	*av[16];
-	pid_t	 pid;
+	pid_t	 pid, parent = getpid();
 	int	 fd;
 	size_t	 n;
 
@@ -220,9 +222,12 @@ spawn(const char *log, const char *const *argv)
 		;
 	memcpy(av, argv, n * sizeof(*av));	/* execv's type, not ours */
 	av[n] = NULL;
-
 	if ((pid = fork()) == 0) {
 		setpgid(0, 0);	/* a Ctrl-C at the terminal is ours */
+		/* and if kaga-sim dies by SIGKILL, its nodes stop too */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+		    getppid() != parent)
+			_exit(127);
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -598,21 +603,19 @@ author_of(run_t *r, const char *hex)
 static int
 seen_grow(seen_t *s, uint64_t seq)
 {
-	size_t	 cap = s->cap ? s->cap : 64;
-	int64_t	*a, *b;
+	int64_t	**arr[3] = { &s->first, &s->born_lo, &s->op_at }, *a;
+	size_t	 cap = s->cap ? s->cap : 64, k;
 
 	while (cap <= seq)
 		cap *= 2;
 	if (cap == s->cap)
 		return 0;
-	if ((a = realloc(s->first, cap * sizeof(*a))) == NULL)
-		return -1;
-	s->first = a;
-	if ((b = realloc(s->born_lo, cap * sizeof(*b))) == NULL)
-		return -1;
-	s->born_lo = b;
-	memset(a + s->cap, 0, (cap - s->cap) * sizeof(*a));
-	memset(b + s->cap, 0, (cap - s->cap) * sizeof(*b));
+	for (k = 0; k < 3; k++) {
+		if ((a = realloc(*arr[k], cap * sizeof(*a))) == NULL)
+			return -1;	/* the run ends: out of memory */
+		memset(a + s->cap, 0, (cap - s->cap) * sizeof(*a));
+		*arr[k] = a;
+	}
 	s->cap = cap;
 	return 0;
 }
@@ -645,6 +648,8 @@ delivered(run_t *r, int n, int a, uint64_t old, uint64_t new, int64_t t)
 	if (seen_grow(s, new) == -1)
 		return -1;
 	for (q = old + 1; q <= new; q++) {
+		if (n == KX_NET_OP && s->op_at[q] == 0)
+			s->op_at[q] = t;
 		if (s->first[q] == 0) {
 			s->first[q] = t;
 			/* the author did not hold it in its previous round */
@@ -861,10 +866,6 @@ apply(run_t *r, const kx_net_event_t *ev)
 		kx_relay_sides(r->relay, r->side, (size_t)r->n);
 		r->part_on = true;
 		r->part_ms = now_ms();
-		if (r->nwin < KX_NET_EVENTS_MAX) {
-			r->win[r->nwin][0] = r->part_ms;
-			r->win[r->nwin++][1] = INT64_MAX;
-		}
 		for (i = 0; i < r->n; i++)
 			r->nd[i].epoch_ms = r->part_ms;
 		break;
@@ -873,8 +874,6 @@ apply(run_t *r, const kx_net_event_t *ev)
 		memset(r->side, 0, sizeof(r->side));
 		r->part_on = false;
 		r->part_ms = now_ms();
-		if (r->nwin > 0)
-			r->win[r->nwin - 1][1] = r->part_ms;
 		for (i = 0; i < r->n; i++) {
 			r->nd[i].epoch_ms = r->part_ms;
 			if (r->nd[i].state == NS_UP &&
@@ -896,31 +895,103 @@ num_after(const char *s, const char *key)
 	return p != NULL ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
+static int
+late_add(run_t *r, uint64_t slot)
+{
+	uint64_t	*p;
+	size_t		 i;
+
+	for (i = 0; i < r->nlate; i++)
+		if (r->late[i] == slot)
+			return 0;
+	if (r->nlate == r->late_cap) {
+		size_t	 cap = r->late_cap ? 2 * r->late_cap : 16;
+
+		if ((p = realloc(r->late, cap * sizeof(*p))) == NULL)
+			return -1;
+		r->late = p;
+		r->late_cap = cap;
+	}
+	r->late[r->nlate++] = slot;
+	return 0;
+}
+
 /*
- * Disputes in a node's market status that the script explains: a clear
- * of a slot whose gate fell while a partition was in force, or within a
- * slot after its heal. The operator clears the orders it holds at the
- * gate; an order from the far side of a cut reaches it later, and a node
- * that holds that order when it checks the clear gets another set hash
- * (docs/sim.md). Disputes beyond the ones listed count as unexplained.
+ * Finds the orders the operator got after their slot's gate: the
+ * operator's log of each member (control request "log") gives every order
+ * with its seq and slot; the round in which the operator first held that
+ * seq is when it got it (an upper bound, by one poll round). The operator
+ * cleared the slot without such an order, while a node that holds it when
+ * it checks the clear gets another set hash: a dispute the run explains.
+ * This happens when the author was cut off from the operator at the gate,
+ * or crashed between storing its order and sending it.
+ */
+static int
+late_orders(run_t *r)
+{
+	kx_buf_t	 b;
+	const char	*p, *q;
+	const void	*a[2];
+	size_t		 l[2];
+	uint64_t	 seq, slot;
+	int64_t		 gate, at;
+	int		 i;
+
+	kx_buf_init(&b);
+	for (i = 1; i < r->n; i++) {
+		a[0] = "log";
+		l[0] = 3;
+		a[1] = r->nd[i].hex;
+		l[1] = 2 * KX_PK_LEN;
+		if (r->nd[i].state == NS_NEW ||
+		    ctl(r, &r->nd[0], &b, 2, a, l) == -1)
+			continue;
+		for (p = (char *)b.data; p != NULL && *p != '\0'; p = q) {
+			if ((q = strchr(p, '\n')) != NULL)
+				q++;
+			if (strstr(p, "\"type\":\"order\",\"body\":{") == NULL ||
+			    (q != NULL && strstr(p, "\"type\":\"order\"") > q))
+				continue;
+			seq = num_after(p, "\"seq\":");
+			slot = num_after(strstr(p, "\"body\":{"), "\"slot\":");
+			gate = ((int64_t)slot - (int64_t)r->s->gate_s) * 1000;
+			at = seq < r->seen[i].cap ? r->seen[i].op_at[seq] : 0;
+			if (at != 0 && at <= gate)
+				continue;
+			r->res->orders_late++;
+			note(r, "order %s#%" PRIu64 " for slot %" PRIu64 " reached "
+			    "the operator %s%.3f s after the gate", r->nd[i].name,
+			    seq, slot, at == 0 ? "(before the polls began?) " : "",
+			    (double)(at - gate) / 1000.0);
+			if (late_add(r, slot) == -1) {
+				kx_buf_free(&b);
+				return fail(r, "out of memory");
+			}
+		}
+	}
+	kx_buf_free(&b);
+	return 0;
+}
+
+/*
+ * Disputes in a node's market status that the run explains: a clear of a
+ * slot with an order the operator got after the gate (late_orders).
+ * Disputes beyond the ones listed (16 newest) count as unexplained.
  */
 static uint64_t
 explained(run_t *r, const char *mk)
 {
 	const char	*p = strstr(mk, "\"disputes\":[");
 	uint64_t	 n = 0, slot;
-	int64_t		 gate, slack = (int64_t)r->s->slot_s * 1000;
-	size_t		 w;
+	size_t		 i;
 
 	while (p != NULL && (p = strstr(p, "{\"slot\":")) != NULL) {
 		slot = strtoull(p + 8, NULL, 10);
 		p = strstr(p, "\"what\":\"");
 		if (p == NULL || strncmp(p + 8, "clear\"", 6) != 0)
 			continue;
-		gate = ((int64_t)slot - (int64_t)r->s->gate_s) * 1000;
-		for (w = 0; w < r->nwin; w++)
-			if (gate >= r->win[w][0] && (r->win[w][1] == INT64_MAX ||
-			    gate < r->win[w][1] + slack)) {
+		for (i = 0; i < r->nlate; i++)
+			if (r->late[i] == slot) {
 				n++;
 				break;
 			}
@@ -963,6 +1034,12 @@ agreement(run_t *r, FILE *nodes)
 			break;
 		(void)round_all(r);
 		usleep(300000);
+	}
+	if (late_orders(r) == -1) {
+		kx_buf_free(&ref);
+		kx_buf_free(&b);
+		kx_buf_free(&lb);
+		return -1;
 	}
 count:
 	fprintf(nodes, "node role state messages clears_agreed "
@@ -1067,9 +1144,11 @@ teardown(run_t *r)
 	for (i = 0; i < NODES_MAX; i++) {
 		free(r->seen[i].first);
 		free(r->seen[i].born_lo);
+		free(r->seen[i].op_at);
 	}
 	free(r->lat);
 	free(r->cu);
+	free(r->late);
 }
 
 /* ---- the run ----------------------------------------------------- */
@@ -1217,6 +1296,7 @@ write_results(run_t *r)
 	    "\nleaks = %" PRIu64 "\ncleared = %" PRIu64 "\nsettled = %" PRIu64
 	    "\nnodes_checked = %" PRIu64 "\nnodes_agreeing = %" PRIu64
 	    "\ndisputes = %" PRIu64 "\ndisputes_explained = %" PRIu64
+	    "\norders_late = %" PRIu64
 	    "\ncatchups = %" PRIu64
 	    "\ncatchups_done = %" PRIu64 "\ncatchup_max_ms = %" PRId64
 	    "\ncatchup_messages = %" PRIu64 "\nrelay_bytes = %" PRIu64
@@ -1224,7 +1304,7 @@ write_results(run_t *r)
 	    "\nagreed = %s\n", x->deliveries, x->lat_p50_ms, x->lat_p90_ms,
 	    x->lat_p99_ms, x->lat_max_ms, x->poll_round_ms, x->leaks,
 	    x->cleared, x->settled, x->nodes_checked, x->nodes_agreeing,
-	    x->disputes, x->disputes_explained, x->catchups,
+	    x->disputes, x->disputes_explained, x->orders_late, x->catchups,
 	    x->catchups_done, x->catchup_max_ms,
 	    x->catchup_msgs, x->relay_bytes, x->relay_cut, x->relay_refused,
 	    kx_net_agreed(x) ? "yes" : "no");

@@ -39,9 +39,10 @@ typedef struct {
 	uint64_t	 nodes_agreeing;	/* of those: no dispute, ledger
 					   equal to the operator's */
 	uint64_t	 disputes;	/* on every node up at the end */
-	uint64_t	 disputes_explained;	/* of those: a clear whose
-					   gate fell in a partition (or one
-					   slot after its heal) */
+	uint64_t	 disputes_explained;	/* of those: a clear of a slot
+					   with an order the operator got
+					   after the gate */
+	uint64_t	 orders_late;	/* such orders */
 	/* catch-up after start, join and heal */
 	uint64_t	 catchups, catchups_done;
 	int64_t		 catchup_max_ms;

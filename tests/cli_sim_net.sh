@@ -6,7 +6,8 @@
 # members fetch messages after the heal; nothing crossed it) and nothing
 # left running; Ctrl-C stops a run cleanly; and the error exits (2 with
 # FILE:LINE for a bad script, 2 for usage, 1 for a missing binary, an
-# unreadable script or a folder that holds a run).
+# unreadable script or a folder that holds a run); a kaga-sim killed
+# with SIGKILL leaves no node behind.
 # Run by tests/run.sh with KAGA_CTL set; kaga-sim sits beside kaga-ctl.
 set -u
 K=${KAGA_CTL:-bin/kaga-ctl}
@@ -85,6 +86,8 @@ check "run: exit 0 (agreed)" test $rc -eq 0
 check "run: results say agreed" grep -qx "agreed = yes" $R
 check "run: 0 leaks, every dispute explained by the partition" sh -c \
     "test '$(val leaks $R)' = 0 && test '$(val disputes $R)' = '$(val disputes_explained $R)'"
+check "run: the cut-off members' orders reached the operator late, named" \
+    sh -c "test '$(val orders_late $R)' -ge 1 && grep -q 'order m[34]#[0-9]* for slot [0-9]* reached the operator' r1/events.txt"
 check "run: all 5 members up agree with the operator" sh -c \
     "test '$(val nodes_checked $R)' = 5 && test '$(val nodes_agreeing $R)' = 5"
 check "run: every slot cleared, some settled" sh -c \
@@ -123,6 +126,19 @@ wait $pid; rc=$?
 check "SIGINT: the run ends with a report" sh -c \
     "test $rc -eq 0 -o $rc -eq 3 && grep -q 'interrupted' r2/events.txt && test -s r2/results.txt"
 check "SIGINT: no node or meter left running" none_running r2/
+
+# ---- kaga-sim killed outright: its nodes and meters do not outlive it ------
+$S net --script long.txt --out r3 > /dev/null 2> progress3.txt &
+pid=$!
+for i in $(seq 1 300); do
+	grep -q "slot 1 of 50 starts" progress3.txt 2>/dev/null && break
+	sleep 0.1
+done
+check "SIGKILL: the run had started" found_running r3/op.conf
+kill -KILL $pid
+wait $pid 2>/dev/null
+for i in $(seq 1 100); do none_running r3/ && break; sleep 0.1; done
+check "SIGKILL: no node or meter left running" none_running r3/
 
 echo "cli_sim_net: $n checks, $fails failed"
 [ $fails -eq 0 ]
