@@ -296,6 +296,101 @@ newest(kx_mktd_t *m, kx_type_t type, uint64_t slot, struct newest *nw,
 	return 1;
 }
 
+/*
+ * The slot's book as the operator's newest clear has it: only the orders
+ * it filled (looked up by id among the slot's orders we hold), with its
+ * fills and price, and the parameters of the slot. Settlement (section
+ * 7) reads nothing else, so the operator's settle and every member's
+ * check and ledger follow the published clear, also when an order reached
+ * a node after the gate (it is in that node's recomputed book, not in the
+ * clear; verify_clear judges that). No clear: an empty book (the operator
+ * found no orders). 0; 1 when a filled order is not held here yet; -1
+ * (logged) when the store cannot be read; -2 (logged) when the clear does
+ * not add up (a fill above its order, sold != bought != volume).
+ */
+static int
+book_published(kx_mktd_t *m, uint64_t slot, struct book *bk, size_t *miss)
+{
+	struct book	 all;
+	struct newest	 nw;
+	kx_msg_t	 msg;
+	kx_body_t	*b = NULL;
+	uint64_t	 sold = 0, bought = 0, cap;
+	size_t		 i, k, w;
+	int		 rc = -1;
+
+	memset(bk, 0, sizeof(*bk));
+	memset(&all, 0, sizeof(all));
+	kx_buf_init(&nw.wire);
+	if (kx_store_params(m->c.st, slot, &bk->p) != KX_OK ||
+	    (all.p = bk->p, kx_store_orders(m->c.st, slot, book_add, &all)) !=
+	    KX_OK || all.err != 0 || (b = malloc(sizeof(*b))) == NULL) {
+		log_warnx("market: slot %" PRIu64 ": cannot read the orders",
+		    slot);
+		goto out;
+	}
+	bk->res.floor = bk->p.floor;
+	bk->res.ceiling = bk->p.ceiling;
+	bk->res.fee = bk->p.fee;
+	if (!newest(m, KX_T_CLEAR, slot, &nw, &msg, b)) {
+		bk->fills = calloc(1, sizeof(*bk->fills));
+		rc = bk->fills != NULL ? 0 : -1;
+		goto out;
+	}
+	bk->res.has_price = b->u.clear.has_price;
+	bk->res.price = b->u.clear.price;
+	bk->res.volume = b->u.clear.volume;
+	memcpy(bk->res.set, b->u.clear.set, 32);
+	if ((bk->o = calloc(b->u.clear.n + 1, sizeof(*bk->o))) == NULL ||
+	    (bk->fills = calloc(b->u.clear.n + 1, sizeof(*bk->fills))) ==
+	    NULL)
+		goto out;
+	for (i = 0; i < b->u.clear.n; i++) {
+		for (k = 0; k < all.n; k++)
+			if (memcmp(all.o[k].id, b->u.clear.id[i],
+			    KX_MKT_ID_LEN) == 0)
+				break;
+		if (k == all.n) {
+			if (miss != NULL)
+				*miss = i;
+			rc = 1;
+			goto out;
+		}
+		for (w = 0, cap = 0; w < all.o[k].n; w++)
+			cap += all.o[k].wh[w];
+		if (b->u.clear.wh[i] > cap) {
+			log_warnx("market: slot %" PRIu64 ": the clear fills "
+			    "%" PRIu64 " Wh of an order of %" PRIu64, slot,
+			    b->u.clear.wh[i], cap);
+			rc = -2;
+			goto out;
+		}
+		bk->o[bk->n] = all.o[k];
+		bk->fills[bk->n++] = b->u.clear.wh[i];
+		if (all.o[k].side == KX_SELL)
+			sold += b->u.clear.wh[i];
+		else
+			bought += b->u.clear.wh[i];
+	}
+	if (sold != bought || sold != bk->res.volume ||
+	    (sold > 0 && !bk->res.has_price)) {
+		log_warnx("market: slot %" PRIu64 ": the clear does not add "
+		    "up (sold %" PRIu64 ", bought %" PRIu64 ", volume %" PRIu64
+		    ")", slot, sold, bought, bk->res.volume);
+		rc = -2;
+		goto out;
+	}
+	bk->cap = bk->n;
+	rc = 0;
+out:
+	if (rc != 0)
+		book_free(bk);
+	book_free(&all);
+	free(b);
+	kx_buf_free(&nw.wire);
+	return rc;
+}
+
 /* ---- building bodies --------------------------------------------------- */
 
 static int
@@ -571,8 +666,8 @@ op_settle(kx_mktd_t *m, uint64_t slot, int64_t now)
 	memset(&in, 0, sizeof(in));
 	in.m = m;
 	in.slot = slot;
-	if (book_clear(m, slot, &bk) == -1)
-		goto out;
+	if (book_published(m, slot, &bk, NULL) != 0)
+		goto out;	/* cannot be 1: we filled from our store */
 	if (kx_store_slot_msgs(m->c.st, KX_T_READING, slot, slot + 1,
 	    reading_cb, &in) != KX_OK || in.oom ||
 	    load_points(m, slot, &bk.p, &in) == -1)
@@ -1006,6 +1101,9 @@ check_settle(kx_mktd_t *m, uint64_t slot, int64_t now)
 	int64_t		 mine = 0, theirs = 0, sum = 0;
 	bool		 in_ours = false, in_theirs = false;
 	unsigned long long imp, exp;
+	struct pending_verify *pv;
+	size_t		 absent = 0;
+	int		 rc;
 
 	memset(&bk, 0, sizeof(bk));
 	memset(&in, 0, sizeof(in));
@@ -1015,8 +1113,29 @@ check_settle(kx_mktd_t *m, uint64_t slot, int64_t now)
 	kx_buf_init(&nw.wire);
 	if (!newest(m, KX_T_SETTLE, slot, &nw, &msg, b))
 		goto out;
-	if (book_clear(m, slot, &bk) == -1 ||
-	    load_points(m, slot, &bk.p, &in) == -1)
+	if ((rc = book_published(m, slot, &bk, &absent)) == 1) {
+		/* a filled order not here yet: fetch, and wait a window */
+		pv = pv_get(m, slot, now);
+		if (now - pv->first_ms < m->c.verify_wait_ms) {
+			if (m->c.want_sync != NULL)
+				m->c.want_sync(m->c.ctx);
+			goto out;
+		}
+		dispute(m, slot, D_CHECKED, "the clear fills an order we "
+		    "still do not hold after %" PRId64 " ms (fill %zu)",
+		    now - pv->first_ms, absent);
+		(void)done_put(m, slot, D_CHECKED, now, "dispute: order");
+		goto out;
+	}
+	if (rc == -1)
+		goto out;	/* the store: try again next tick */
+	if (rc == -2) {
+		dispute(m, slot, D_CHECKED, "the clear does not add up (see "
+		    "the log)");
+		(void)done_put(m, slot, D_CHECKED, now, "dispute: clear");
+		goto out;
+	}
+	if (load_points(m, slot, &bk.p, &in) == -1)
 		goto out;
 	for (i = 0; i < b->u.settle.n; i++)
 		sum += b->u.settle.money[i];

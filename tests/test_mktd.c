@@ -11,7 +11,9 @@
  * - the same orders with another price: a dispute at once;
  * - a settle whose member line is wrong: a dispute; the right one: agreed,
  *   and posted to the ledger;
- * - a restart (close and reopen on the same folder) repeats nothing.
+ * - a restart (close and reopen on the same folder) repeats nothing;
+ * - an order reaching the operator after the gate but before it settles:
+ *   the settle and both ledgers follow the published clear.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -411,9 +413,9 @@ test_other_result_dispute(void **state)
 		crypto_generichash_update(&h, ids.id[i], KX_ID_LEN);
 	crypto_generichash_final(&h, set, 32);
 	kx_hex(sethex, set, 32);
-	/* the right set, a wrong price (the honest one is 1000) */
+	/* the right set, another result (the honest one: 300 Wh at 1000) */
 	snprintf(body, sizeof(body), "{\"slot\":%" PRIu64 ",\"set\":\"%s\","
-	    "\"price\":1200,\"volume\":300,\"fills\":[]}", f->slot,
+	    "\"price\":null,\"volume\":0,\"fills\":[]}", f->slot,
 	    sethex);
 	sign_to(f, 0, "clear", body, false, true, NULL);
 	kx_mktd_tick(f->mb, gate + 1);		/* only the member */
@@ -432,12 +434,66 @@ test_other_result_dispute(void **state)
 	assert_int_equal(stat_of(f->mb, "settles_agreed"), 0);
 }
 
+/*
+ * An order that reaches the operator after the gate (its author was cut
+ * off) but before it settles: the settle must follow the published clear,
+ * not the operator's book at settle time; the member that held the late
+ * order all along disputes the clear (another set) but agrees with the
+ * settle, and both post the same ledger.
+ */
+static void
+test_late_order_settles_by_clear(void **state)
+{
+	fx_t		*f = *state;
+	kx_buf_t	 late, la, lb;
+	char		 o[256], pat[200];
+	int64_t		 gate = ((int64_t)f->slot - GATE_S) * 1000;
+	int64_t		 end = (int64_t)(f->slot + SLOT_S) * 1000;
+
+	kx_buf_init(&late);
+	kx_buf_init(&la);
+	kx_buf_init(&lb);
+	orders(f, f->slot, true);	/* m1 sells 500, m2 buys 300: both */
+	snprintf(o, sizeof(o), "{\"slot\":%" PRIu64 ",\"side\":\"buy\","
+	    "\"steps\":[[200,3000]]}", f->slot);
+	sign_to(f, 2, "order", o, false, true, &late);	/* B only */
+	f->deliver = false;
+	tick(f, gate + 1);
+	assert_int_equal(stat_of(f->ma, "cleared"), 1);
+	/* the late order reaches the operator after its gate */
+	import(f->a, &late);
+	tick(f, gate + 5200);		/* B: another set, a dispute */
+	assert_int_equal(stat_of(f->mb, "disputes_total"), 1);
+	assert_true(status_has(f->mb, "order set differs"));
+	tick(f, end + 1500);		/* the operator settles */
+	assert_int_equal(stat_of(f->ma, "settled"), 1);
+	tick(f, end + 1900);		/* B checks its line */
+	assert_int_equal(stat_of(f->mb, "settles_agreed"), 1);
+	assert_int_equal(stat_of(f->mb, "disputes_total"), 1);
+	assert_int_equal(kx_mktd_ledger(f->ma, NULL, &la), 0);
+	assert_int_equal(kx_mktd_ledger(f->mb, NULL, &lb), 0);
+	assert_int_equal(kx_buf_cstr(&la), 0);
+	assert_int_equal(kx_buf_cstr(&lb), 0);
+	assert_string_equal((char *)la.data, (char *)lb.data);
+	/* the published clear: 300 Wh at 1000, not 500 Wh with the late buy */
+	snprintf(pat, sizeof(pat), "\"%s\":%lld", f->m1.hex,
+	    300LL * 1000 - 300LL * 3100);
+	assert_non_null(strstr((char *)la.data, pat));
+	snprintf(pat, sizeof(pat), "\"%s\":%lld", f->m2.hex, -300LL * 1500);
+	assert_non_null(strstr((char *)la.data, pat));
+	kx_buf_free(&late);
+	kx_buf_free(&la);
+	kx_buf_free(&lb);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_missing_order_fetched,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_late_order_settles_by_clear, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_order_dispute,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_result_dispute,
