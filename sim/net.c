@@ -188,24 +188,46 @@ mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* A TCP port on 127.0.0.1 free now (the kernel's pick), or -1. */
-static int
-free_port(void)
+/* Whether 127.0.0.1:port can be bound now. */
+static bool
+port_free(int port)
 {
 	struct sockaddr_in	 sin;
-	socklen_t		 sl = sizeof(sin);
-	int			 s, port = -1;
+	int			 s, one = 1;
+	bool			 ok;
 
 	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		return -1;
+		return false;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(s, (struct sockaddr *)&sin, &sl) == 0)
-		port = ntohs(sin.sin_port);
+	sin.sin_port = htons((uint16_t)port);
+	ok = bind(s, (struct sockaddr *)&sin, sizeof(sin)) == 0;
 	close(s);
-	return port;
+	return ok;
+}
+
+/*
+ * Listen ports for the nodes and meters: a block of 2 x NODES_MAX below
+ * the kernel's ephemeral range (the relays take kernel-chosen ports from
+ * that range, so the two never collide), where every port binds now. The
+ * first block tried depends on the pid, so parallel runs differ. -1 if
+ * none is free.
+ */
+static int
+ports_block(void)
+{
+	int	 blocks = (32700 - 20000) / (2 * NODES_MAX), b, k, i;
+
+	for (k = 0; k < blocks; k++) {
+		b = 20000 + ((int)getpid() + k) % blocks * 2 * NODES_MAX;
+		for (i = 0; i < 2 * NODES_MAX && port_free(b + i); i++)
+			;
+		if (i == 2 * NODES_MAX)
+			return b;
+	}
+	return -1;
 }
 
 /* ---- processes --------------------------------------------------- */
@@ -547,8 +569,11 @@ setup(run_t *r)
 {
 	kx_why_t	 why;
 	char		 e[256], name[8], dir[PATH_LEN];
-	int		 i, k;
+	int		 i, k, base;
 
+	if ((base = ports_block()) == -1)
+		return fail(r, "no block of %d free ports between 20000 and "
+		    "32700 on 127.0.0.1", 2 * NODES_MAX);
 	for (i = 0; i < r->n; i++) {
 		node_t	*t = &r->nd[i];
 
@@ -561,9 +586,8 @@ setup(run_t *r)
 		if (kx_key_generate(t->dir, t->pk, &why) == -1)
 			return fail(r, "%s: %s", t->dir, why.text);
 		kx_hex(t->hex, t->pk, KX_PK_LEN);
-		if ((t->port = free_port()) == -1 ||
-		    (i > 0 && (t->meter_port = free_port()) == -1))
-			return fail(r, "no free port: %s", strerror(errno));
+		t->port = base + 2 * i;
+		t->meter_port = base + 2 * i + 1;
 		t->state = NS_NEW;
 	}
 	r->nd[0].role = "operator";
