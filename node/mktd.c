@@ -3,7 +3,10 @@
  *
  * Each tick looks at a window of slots around now (LOOKBACK slots back,
  * one ahead) under the parameters in force now, oldest first, and does
- * for each what is due and not yet done. What is done is kept in the
+ * for each what is due and not yet done. Older slots with a clear or a
+ * settle not yet checked here (a node that was away longer than the
+ * window, or joined later) are taken BACKLOG at a time per tick, oldest
+ * first, so that every node ends up posting every settle. What is done is kept in the
  * ledger environment, so a restart neither repeats a publication nor
  * posts a settle twice:
  *   done      slot|kind -> int64 wall ms, then text (kinds below; our
@@ -39,6 +42,7 @@
 #include "sumd.h"
 
 #define LOOKBACK	8		/* slots looked back at */
+#define BACKLOG		16		/* older slots checked per tick */
 #define TICK_MS		250		/* at most this often */
 #define DISPUTES_SHOWN	16
 
@@ -71,6 +75,7 @@ struct kx_mktd {
 	kx_clear_ctx_t	*cctx;		/* clearing scratch, kept between slots */
 	kx_sumd_t	*sumd;		/* daily summaries (node/sumd.c) */
 	uint64_t	 n_disputes_session;
+	uint64_t	 backlog_from;	/* older slots all checked below it */
 };
 
 /* A book loaded from the store for one slot. */
@@ -1228,6 +1233,91 @@ has_msg(kx_mktd_t *m, kx_type_t type, uint64_t slot)
 	return nw.found;
 }
 
+/* ---- the backlog: slots older than the window -------------------------- */
+
+struct backlog {
+	uint64_t	 slot[BACKLOG];
+	size_t		 n;
+};
+
+/* Adds the slot of a clear or settle, keeping the BACKLOG smallest. */
+static int
+backlog_cb(void *arg, const kx_stored_t *st)
+{
+	struct backlog	*bl = arg;
+	kx_params_t	 p;
+	kx_msg_t	 msg;
+	kx_body_t	*b;
+	uint64_t	 slot;
+	size_t		 i;
+
+	if ((b = malloc(sizeof(*b))) == NULL)
+		return 1;
+	kx_params_default(&p);
+	if (kx_msg_decode(&msg, st->wire, st->len, NULL) != KX_OK ||
+	    kx_body_parse(b, &msg, &p, NULL) != KX_OK ||
+	    (b->type != KX_T_CLEAR && b->type != KX_T_SETTLE)) {
+		free(b);
+		return 0;
+	}
+	slot = b->type == KX_T_CLEAR ? b->u.clear.slot : b->u.settle.slot;
+	free(b);
+	for (i = 0; i < bl->n; i++)
+		if (bl->slot[i] == slot)
+			return 0;
+	if (bl->n == BACKLOG) {
+		if (slot > bl->slot[BACKLOG - 1])
+			return 1;	/* in slot order: nothing smaller */
+		bl->n--;
+	}
+	for (i = bl->n; i > 0 && bl->slot[i - 1] > slot; i--)
+		bl->slot[i] = bl->slot[i - 1];
+	bl->slot[i] = slot;
+	bl->n++;
+	return 0;
+}
+
+/*
+ * Verifies the clears and checks the settles of slots in [backlog_from,
+ * first) not done yet, BACKLOG slots a tick, and moves backlog_from past
+ * the slots that are done.
+ */
+static void
+backlog_tick(kx_mktd_t *m, uint64_t first, int64_t now)
+{
+	struct backlog	 bl;
+	size_t		 i;
+	bool		 all = true;
+
+	if (m->backlog_from >= first)
+		return;
+	memset(&bl, 0, sizeof(bl));
+	if (kx_store_slot_msgs(m->c.st, KX_T_SETTLE, m->backlog_from, first,
+	    backlog_cb, &bl) != KX_OK ||
+	    kx_store_slot_msgs(m->c.st, KX_T_CLEAR, m->backlog_from, first,
+	    backlog_cb, &bl) != KX_OK)
+		return;
+	for (i = 0; i < bl.n; i++) {
+		uint64_t	 slot = bl.slot[i];
+
+		if (!done_get(m, slot, D_VERIFIED, NULL, 0) &&
+		    has_msg(m, KX_T_CLEAR, slot))
+			verify_clear(m, slot, now);
+		if (!done_get(m, slot, D_CHECKED, NULL, 0) &&
+		    has_msg(m, KX_T_SETTLE, slot))
+			check_settle(m, slot, now);
+		if ((has_msg(m, KX_T_CLEAR, slot) &&
+		    !done_get(m, slot, D_VERIFIED, NULL, 0)) ||
+		    (has_msg(m, KX_T_SETTLE, slot) &&
+		    !done_get(m, slot, D_CHECKED, NULL, 0)))
+			all = false;
+		if (all)
+			m->backlog_from = slot + 1;
+	}
+	if (all && bl.n < BACKLOG)
+		m->backlog_from = first;
+}
+
 void
 kx_mktd_tick(kx_mktd_t *m, int64_t now)
 {
@@ -1269,6 +1359,7 @@ kx_mktd_tick(kx_mktd_t *m, int64_t now)
 		    has_msg(m, KX_T_SETTLE, slot))
 			check_settle(m, slot, now);
 	}
+	backlog_tick(m, first, now);
 	kx_sumd_tick(&m->sumd, &m->c, now);	/* operator: after each day */
 }
 

@@ -13,7 +13,8 @@
  *   and posted to the ledger;
  * - a restart (close and reopen on the same folder) repeats nothing;
  * - an order reaching the operator after the gate but before it settles:
- *   the settle and both ledgers follow the published clear.
+ *   the settle and both ledgers follow the published clear;
+ * - a member away longer than the tick's window posts what it missed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -486,6 +487,40 @@ test_late_order_settles_by_clear(void **state)
 	kx_buf_free(&lb);
 }
 
+/*
+ * A member away for longer than the tick's window (8 slots) checks and
+ * posts the slots it missed when it comes back, oldest first.
+ */
+static void
+test_backlog_after_long_absence(void **state)
+{
+	fx_t		*f = *state;
+	kx_buf_t	 la, lb;
+	int64_t		 gate = ((int64_t)f->slot - GATE_S) * 1000;
+	int64_t		 end = (int64_t)(f->slot + SLOT_S) * 1000;
+
+	kx_buf_init(&la);
+	kx_buf_init(&lb);
+	orders(f, f->slot, true);
+	kx_mktd_tick(f->ma, gate + 1);			/* clear */
+	kx_mktd_tick(f->ma, end + 1500);		/* settle */
+	assert_int_equal(stat_of(f->ma, "settled"), 1);
+	assert_int_equal(stat_of(f->mb, "settles_agreed"), 0);
+	/* B's first tick: 12 slots later, outside the window */
+	kx_mktd_tick(f->mb, end + 12 * SLOT_S * 1000);
+	assert_int_equal(stat_of(f->mb, "clears_agreed"), 1);
+	assert_int_equal(stat_of(f->mb, "settles_agreed"), 1);
+	assert_int_equal(stat_of(f->mb, "disputes_total"), 0);
+	assert_int_equal(kx_mktd_ledger(f->ma, NULL, &la), 0);
+	assert_int_equal(kx_mktd_ledger(f->mb, NULL, &lb), 0);
+	assert_int_equal(kx_buf_cstr(&la), 0);
+	assert_int_equal(kx_buf_cstr(&lb), 0);
+	assert_string_equal((char *)la.data, (char *)lb.data);
+	assert_non_null(strstr((char *)lb.data, f->m1.hex));
+	kx_buf_free(&la);
+	kx_buf_free(&lb);
+}
+
 int
 main(void)
 {
@@ -494,6 +529,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_late_order_settles_by_clear, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_backlog_after_long_absence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_order_dispute,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_result_dispute,
