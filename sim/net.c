@@ -1023,6 +1023,23 @@ explained(run_t *r, const char *mk)
 	return n;
 }
 
+/* DIR/NAME-ledger.json: the node's ledger as compared (best effort). */
+static void
+save_ledger(run_t *r, const node_t *t, const kx_buf_t *b)
+{
+	char	 p[PATH_LEN + 32];
+	FILE	*f;
+
+	if (b->data == NULL)
+		return;
+	snprintf(p, sizeof(p), "%s-ledger.json", t->dir);
+	if ((f = fopen(p, "w")) != NULL) {
+		fprintf(f, "%s\n", (const char *)b->data);
+		fclose(f);
+	} else
+		note(r, "%s: %s", p, strerror(errno));
+}
+
 /*
  * Waits until every member up holds a ledger equal to the operator's
  * (or AGREE_WAIT_MS passed), then counts agreement and disputes.
@@ -1096,6 +1113,7 @@ count:
 		if (i > 0 && ref.data != NULL)
 			eq = ctl1(r, t, &lb, "ledger") == 0 &&
 			    strcmp((char *)lb.data, (char *)ref.data) == 0;
+		save_ledger(r, t, i == 0 ? &ref : &lb);
 		fprintf(nodes, "%s %s up %" PRIu64 " %" PRIu64 " %" PRIu64
 		    " %" PRIu64 "(%" PRIu64 " explained) %s\n", t->name,
 		    t->role, num_after((char *)b.data, "\"messages\":"),

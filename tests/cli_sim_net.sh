@@ -82,6 +82,13 @@ EOS
 $S net --script run.txt --out r1 > sum.txt 2> progress.txt; rc=$?
 cat sum.txt
 R=r1/results.txt
+if [ $rc -ne 0 ]; then	# what went wrong, before the folder goes
+	cat r1/nodes.txt r1/events.txt
+	for f in r1/m*-ledger.json; do
+		cmp -s "$f" r1/op-ledger.json || { echo "== $f"; cat "$f"; echo "== op"; cat r1/op-ledger.json; }
+	done
+	grep -h "dispute\|warn" r1/*.log | tail -20
+fi
 check "run: exit 0 (agreed)" test $rc -eq 0
 check "run: results say agreed" grep -qx "agreed = yes" $R
 check "run: 0 leaks, every dispute explained by the partition" sh -c \
@@ -104,6 +111,8 @@ check "run: cut-off m3 fetched messages after the heal" sh -c \
 check "run: the crashed m3 and the new m5 caught up" sh -c \
     "grep -q 'm5 caught up' r1/events.txt && grep -c 'm3 caught up' r1/events.txt | grep -qx 2"
 check "run: nodes.txt has every node" test "$(grep -c ' up \| down ' r1/nodes.txt)" -eq 6
+check "run: every node's ledger saved, the members' equal to the operator's" \
+    sh -c "test \$(ls r1/*-ledger.json | wc -l) -eq 6 && for f in r1/m*-ledger.json; do cmp -s \$f r1/op-ledger.json || exit 1; done"
 check "run: script.txt runs the same script" sh -c \
     "grep -qx 'members 4' r1/script.txt && grep -qx 'at 16 partition m3 m4' r1/script.txt"
 check "run: progress shown on stderr" grep -q "slot 1 of 4 starts" progress.txt
