@@ -1041,53 +1041,78 @@ save_ledger(run_t *r, const node_t *t, const kx_buf_t *b)
 }
 
 /*
+ * One snapshot of every ledger: the operator's before and after the
+ * members' (led[0]), so that a settle posted meanwhile cannot make a
+ * stale reference. 1 when every member up holds the operator's ledger
+ * and the operator's did not change, else 0. led[i] is reset for a node
+ * that did not answer.
+ */
+static int
+snapshot(run_t *r, kx_buf_t *led, kx_buf_t *again)
+{
+	int	 i, same = 0, up = 0;
+
+	kx_buf_reset(&led[0]);
+	if (ctl1(r, &r->nd[0], &led[0], "ledger") == -1)
+		return 0;
+	for (i = 1; i < r->n; i++) {
+		kx_buf_reset(&led[i]);
+		if (r->nd[i].state != NS_UP)
+			continue;
+		up++;
+		if (ctl1(r, &r->nd[i], &led[i], "ledger") == -1) {
+			kx_buf_reset(&led[i]);
+			continue;
+		}
+		if (strcmp((char *)led[i].data, (char *)led[0].data) == 0)
+			same++;
+	}
+	if (ctl1(r, &r->nd[0], again, "ledger") == -1 ||
+	    strcmp((char *)again->data, (char *)led[0].data) != 0)
+		return 0;
+	return same == up;
+}
+
+static bool
+led_same(const kx_buf_t *a, const kx_buf_t *b)
+{
+	return a->len > 0 && b->len > 0 && a->len == b->len &&
+	    memcmp(a->data, b->data, a->len) == 0;
+}
+
+/*
  * Waits until every member up holds a ledger equal to the operator's
  * (or AGREE_WAIT_MS passed), then counts agreement and disputes.
  */
 static int
 agreement(run_t *r, FILE *nodes)
 {
-	kx_buf_t	 ref, b, lb;
+	kx_buf_t	 led[NODES_MAX], b, again;
 	int64_t		 end = now_ms() + AGREE_WAIT_MS;
-	int		 i, same = 0, up = 0;
+	int		 i, rc = -1;
 	const char	*mk;
 	uint64_t	 nd, ne;
 
-	kx_buf_init(&ref);
+	for (i = 0; i < NODES_MAX; i++)
+		kx_buf_init(&led[i]);
 	kx_buf_init(&b);
-	kx_buf_init(&lb);
-	if (r->nd[0].state != NS_UP) {
+	kx_buf_init(&again);
+	if (r->nd[0].state != NS_UP)
 		note(r, "the operator is down at the end: no reference ledger");
-		goto count;
-	}
-	while (now_ms() < end && !stop_req) {
-		if (ctl1(r, &r->nd[0], &ref, "ledger") == -1)
-			break;
-		for (i = 1, same = 0, up = 0; i < r->n; i++) {
-			if (r->nd[i].state != NS_UP)
-				continue;
-			up++;
-			if (ctl1(r, &r->nd[i], &lb, "ledger") == 0 &&
-			    strcmp((char *)lb.data, (char *)ref.data) == 0)
-				same++;
+	else {
+		while (!snapshot(r, led, &again) && now_ms() < end &&
+		    !stop_req) {
+			(void)round_all(r);
+			usleep(300000);
 		}
-		if (same == up)
-			break;
-		(void)round_all(r);
-		usleep(300000);
+		if (late_orders(r) == -1)
+			goto out;
 	}
-	if (late_orders(r) == -1) {
-		kx_buf_free(&ref);
-		kx_buf_free(&b);
-		kx_buf_free(&lb);
-		return -1;
-	}
-count:
 	fprintf(nodes, "node role state messages clears_agreed "
 	    "settles_agreed disputes ledger\n");
 	for (i = 0; i < r->n; i++) {
 		node_t	*t = &r->nd[i];
-		bool	 eq = false;
+		bool	 eq;
 
 		if (t->state != NS_UP) {
 			fprintf(nodes, "%s %s %s - - - - -\n", t->name, t->role,
@@ -1110,10 +1135,8 @@ count:
 			r->res->cleared = num_after(mk, "\"cleared\":");
 			r->res->settled = num_after(mk, "\"settled\":");
 		}
-		if (i > 0 && ref.data != NULL)
-			eq = ctl1(r, t, &lb, "ledger") == 0 &&
-			    strcmp((char *)lb.data, (char *)ref.data) == 0;
-		save_ledger(r, t, i == 0 ? &ref : &lb);
+		eq = i > 0 && led_same(&led[i], &led[0]);
+		save_ledger(r, t, &led[i]);
 		fprintf(nodes, "%s %s up %" PRIu64 " %" PRIu64 " %" PRIu64
 		    " %" PRIu64 "(%" PRIu64 " explained) %s\n", t->name,
 		    t->role, num_after((char *)b.data, "\"messages\":"),
@@ -1126,10 +1149,13 @@ count:
 				r->res->nodes_agreeing++;
 		}
 	}
-	kx_buf_free(&ref);
+	rc = 0;
+out:
+	for (i = 0; i < NODES_MAX; i++)
+		kx_buf_free(&led[i]);
 	kx_buf_free(&b);
-	kx_buf_free(&lb);
-	return 0;
+	kx_buf_free(&again);
+	return rc;
 }
 
 static int
