@@ -1278,6 +1278,29 @@ backlog_cb(void *arg, const kx_stored_t *st)
 }
 
 /*
+ * Verifies the slot's clear and checks its settle when they are stored
+ * and not done yet. True when nothing is left to do for either.
+ */
+static bool
+check_slot(kx_mktd_t *m, uint64_t slot, int64_t now)
+{
+	bool	 v = done_get(m, slot, D_VERIFIED, NULL, 0);
+	bool	 c = done_get(m, slot, D_CHECKED, NULL, 0);
+
+	if (!v && has_msg(m, KX_T_CLEAR, slot)) {
+		verify_clear(m, slot, now);
+		v = done_get(m, slot, D_VERIFIED, NULL, 0);
+	} else
+		v = true;
+	if (!c && has_msg(m, KX_T_SETTLE, slot)) {
+		check_settle(m, slot, now);
+		c = done_get(m, slot, D_CHECKED, NULL, 0);
+	} else
+		c = true;
+	return v && c;
+}
+
+/*
  * Verifies the clears and checks the settles of slots in [backlog_from,
  * first) not done yet, BACKLOG slots a tick, and moves backlog_from past
  * the slots that are done.
@@ -1298,21 +1321,10 @@ backlog_tick(kx_mktd_t *m, uint64_t first, int64_t now)
 	    backlog_cb, &bl) != KX_OK)
 		return;
 	for (i = 0; i < bl.n; i++) {
-		uint64_t	 slot = bl.slot[i];
-
-		if (!done_get(m, slot, D_VERIFIED, NULL, 0) &&
-		    has_msg(m, KX_T_CLEAR, slot))
-			verify_clear(m, slot, now);
-		if (!done_get(m, slot, D_CHECKED, NULL, 0) &&
-		    has_msg(m, KX_T_SETTLE, slot))
-			check_settle(m, slot, now);
-		if ((has_msg(m, KX_T_CLEAR, slot) &&
-		    !done_get(m, slot, D_VERIFIED, NULL, 0)) ||
-		    (has_msg(m, KX_T_SETTLE, slot) &&
-		    !done_get(m, slot, D_CHECKED, NULL, 0)))
+		if (!check_slot(m, bl.slot[i], now))
 			all = false;
 		if (all)
-			m->backlog_from = slot + 1;
+			m->backlog_from = bl.slot[i] + 1;
 	}
 	if (all && bl.n < BACKLOG)
 		m->backlog_from = first;
@@ -1352,12 +1364,7 @@ kx_mktd_tick(kx_mktd_t *m, int64_t now)
 		if (!m->c.is_operator && now >= end &&
 		    !done_get(m, slot, D_READING, NULL, 0))
 			member_reading(m, slot, &sp, now);
-		if (!done_get(m, slot, D_VERIFIED, NULL, 0) &&
-		    has_msg(m, KX_T_CLEAR, slot))
-			verify_clear(m, slot, now);
-		if (!done_get(m, slot, D_CHECKED, NULL, 0) &&
-		    has_msg(m, KX_T_SETTLE, slot))
-			check_settle(m, slot, now);
+		(void)check_slot(m, slot, now);
 	}
 	backlog_tick(m, first, now);
 	kx_sumd_tick(&m->sumd, &m->c, now);	/* operator: after each day */

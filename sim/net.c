@@ -644,19 +644,32 @@ seen_grow(seen_t *s, uint64_t seq)
 	return 0;
 }
 
+/*
+ * Room for element n of the array *arrp points to (a T **), of elements
+ * of size bytes, *cap of them allocated: doubles it when full. 0 or -1.
+ */
+static int
+room(void *arrp, size_t n, size_t *cap, size_t size)
+{
+	void	*a, *q;
+	size_t	 c;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? 2 * *cap : 16;
+	memcpy(&a, arrp, sizeof(a));
+	if ((q = realloc(a, c * size)) == NULL)
+		return -1;
+	memcpy(arrp, &q, sizeof(q));
+	*cap = c;
+	return 0;
+}
+
 static int
 lat_add(run_t *r, int64_t ms)
 {
-	int64_t	*p;
-
-	if (r->nlat == r->lat_cap) {
-		size_t	 cap = r->lat_cap ? 2 * r->lat_cap : 4096;
-
-		if ((p = realloc(r->lat, cap * sizeof(*p))) == NULL)
-			return -1;
-		r->lat = p;
-		r->lat_cap = cap;
-	}
+	if (room(&r->lat, r->nlat, &r->lat_cap, sizeof(*r->lat)) == -1)
+		return -1;
 	r->lat[r->nlat++] = ms;
 	return 0;
 }
@@ -813,14 +826,8 @@ catchup_open(run_t *r, int n, int kind, int64_t t)
 	catchup_t	*c;
 	int		 i, a;
 
-	if (r->ncu == r->cu_cap) {
-		size_t	 cap = r->cu_cap ? 2 * r->cu_cap : 16;
-
-		if ((c = realloc(r->cu, cap * sizeof(*c))) == NULL)
-			return fail(r, "out of memory");
-		r->cu = c;
-		r->cu_cap = cap;
-	}
+	if (room(&r->cu, r->ncu, &r->cu_cap, sizeof(*r->cu)) == -1)
+		return fail(r, "out of memory");
 	c = &r->cu[r->ncu++];
 	memset(c, 0, sizeof(*c));
 	c->node = n;
@@ -922,20 +929,13 @@ num_after(const char *s, const char *key)
 static int
 late_add(run_t *r, uint64_t slot)
 {
-	uint64_t	*p;
-	size_t		 i;
+	size_t	 i;
 
 	for (i = 0; i < r->nlate; i++)
 		if (r->late[i] == slot)
 			return 0;
-	if (r->nlate == r->late_cap) {
-		size_t	 cap = r->late_cap ? 2 * r->late_cap : 16;
-
-		if ((p = realloc(r->late, cap * sizeof(*p))) == NULL)
-			return -1;
-		r->late = p;
-		r->late_cap = cap;
-	}
+	if (room(&r->late, r->nlate, &r->late_cap, sizeof(*r->late)) == -1)
+		return -1;
 	r->late[r->nlate++] = slot;
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "netscript.h"
+#include "parsenum.h"
 
 #define LINE_MAX_B	1024		/* bytes of a line, without CR LF */
 #define TIME_MAX_S	4000000u	/* latest event, s (at_ms: 32 bits) */
@@ -205,28 +206,6 @@ fmt_time(char *out, size_t size, uint32_t ms)
 
 /* ---- values -------------------------------------------------------- */
 
-static bool
-parse_u64(uint64_t *out, const char *s, size_t n)
-{
-	uint64_t	 v = 0;
-	size_t		 i;
-
-	if (n == 0 || n > 20)
-		return false;
-	for (i = 0; i < n; i++) {
-		unsigned d;
-
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
-}
-
 /* Seconds with up to 3 decimals ("12", "12.5", "0.250") to ms, at most
  * TIME_MAX_S s. */
 static bool
@@ -236,11 +215,11 @@ parse_time(uint32_t *ms, const char *s, size_t n)
 	size_t		 ni = dot != NULL ? (size_t)(dot - s) : n, nf, i;
 	uint64_t	 sec, frac = 0;
 
-	if (!parse_u64(&sec, s, ni) || sec > TIME_MAX_S)
+	if (!kx_sim_parse_u64(&sec, s, ni) || sec > TIME_MAX_S)
 		return false;
 	if (dot != NULL) {
 		nf = n - ni - 1;
-		if (nf < 1 || nf > 3 || !parse_u64(&frac, dot + 1, nf))
+		if (nf < 1 || nf > 3 || !kx_sim_parse_u64(&frac, dot + 1, nf))
 			return false;
 		for (i = nf; i < 3; i++)
 			frac *= 10;
@@ -260,7 +239,7 @@ parse_member(uint64_t *k, const char *s, size_t n)
 {
 	if (n < 2 || s[0] != 'm' || (s[1] == '0' && n > 2))
 		return false;
-	return parse_u64(k, s + 1, n - 1);
+	return kx_sim_parse_u64(k, s + 1, n - 1);
 }
 
 /* ---- lines --------------------------------------------------------- */
@@ -319,7 +298,7 @@ parse_key(kx_netscript_t *s, unsigned *lines, size_t ki, const char *buf,
 		return fail(e, lineno, "%s: one value expected, then the end "
 		    "of the line or a # comment; got '%s' after it", k->key,
 		    quote(q, sizeof(q), x, xn, 32));
-	if (!parse_u64(&val, v, vn) || val < k->min || val > k->max)
+	if (!kx_sim_parse_u64(&val, v, vn) || val < k->min || val > k->max)
 		return fail(e, lineno, "%s: expected an integer from %llu to "
 		    "%llu, got '%s'", k->key, (unsigned long long)k->min,
 		    (unsigned long long)k->max, quote(q, sizeof(q), v, vn, 32));

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "scenario.h"
+#include "parsenum.h"
 
 #define DAY_S		86400
 #define JST_S		32400
@@ -270,28 +271,6 @@ quote(char *out, size_t size, const char *s, size_t n, size_t max)
 
 /* ---- values -------------------------------------------------------- */
 
-static bool
-parse_u64(uint64_t *out, const char *s, size_t n)
-{
-	uint64_t	 v = 0;
-	size_t		 i;
-
-	if (n == 0 || n > 20)
-		return false;
-	for (i = 0; i < n; i++) {
-		unsigned d;
-
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
-}
-
 /* Valid UTF-8 without control characters (C0, DEL). */
 static bool
 name_ok(const char *s, size_t n)
@@ -342,8 +321,8 @@ parse_date(int64_t *t, const char *s, size_t n)
 	uint64_t	 y, m, d;
 
 	if (n != 10 || s[4] != '-' || s[7] != '-' ||
-	    !parse_u64(&y, s, 4) || !parse_u64(&m, s + 5, 2) ||
-	    !parse_u64(&d, s + 8, 2))
+	    !kx_sim_parse_u64(&y, s, 4) || !kx_sim_parse_u64(&m, s + 5, 2) ||
+	    !kx_sim_parse_u64(&d, s + 8, 2))
 		return false;
 	if (y < START_MIN_Y || y > START_MAX_Y || m < 1 || m > 12 || d < 1 ||
 	    d > month_days((int64_t)y, (unsigned)m))
@@ -619,8 +598,8 @@ kx_scen_parse(kx_scen_t *sc, const char *buf, size_t len,
 			}
 			break;
 		case K_INT:
-			if (!parse_u64(&x, buf + v, b - v) || x < kt->min ||
-			    x > kt->max) {
+			if (!kx_sim_parse_u64(&x, buf + v, b - v) ||
+			    x < kt->min || x > kt->max) {
 				quote(q, sizeof(q), buf + v, b - v, 32);
 				ERR(KX_SCEN_EVALUE, "%s:%u: %s: expected an "
 				    "integer from %llu to %llu, got '%s'", fname,
